@@ -1,0 +1,93 @@
+"""REST routes for sign-in, the current user, users and skill levels."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Path, Request
+from sqlalchemy import select
+
+from inlier.accounts import service
+from inlier.accounts.models import User
+from inlier.accounts.schemas import SkillLevelIn, TokenIn, TokenOut, UserIn, UserOut
+from inlier.kit.auth import Admin, CurrentUser, Tx
+from inlier.kit.errors import Unauthorized
+from inlier.kit.openapi import problems
+from inlier.kit.pagination import Limit, decode_cursor, page
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.post("/auth/token", status_code=201, response_model=TokenOut, responses=problems(429))
+async def create_token(body: TokenIn, request: Request) -> dict[str, Any]:
+    """Exchange an email and password for a bearer token."""
+    app = request.app
+    now = app.state.clock.now()
+    address = request.client.host if request.client else "unknown"
+    settings = app.state.settings
+    async with app.state.db.session() as s:
+        user = await service.authenticate(
+            s,
+            email=body.email,
+            password=body.password,
+            address=address,
+            now=now,
+            max_failures=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_window_minutes),
+        )
+        if user is not None:
+            token = await service.issue_token(s, user, now=now, name="api")
+            out = {"token": token, "user": await service.user_out(s, user)}
+    if user is None:
+        raise Unauthorized("wrong email or password")
+    return out
+
+
+@router.get("/me", response_model=UserOut, responses=problems())
+async def me(who: CurrentUser, s: Tx) -> dict[str, Any]:
+    return await service.user_out(s, await service.get_user(s, who.id))
+
+
+@router.post("/users", status_code=201, response_model=UserOut, responses=problems(403, 409))
+async def create_user(body: UserIn, who: Admin, s: Tx, request: Request) -> dict[str, Any]:
+    user = await service.create_user(
+        s,
+        email=body.email,
+        name=body.name,
+        password=body.password,
+        roles=list(body.roles),
+        profile=body.profile.model_dump(exclude_none=True),
+        now=request.app.state.clock.now(),
+    )
+    return await service.user_out(s, user)
+
+
+@router.get("/users", responses=problems(403))
+async def list_users(
+    who: Admin, s: Tx, limit: Limit = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    after = decode_cursor(cursor)
+    q = select(User).order_by(User.id).limit(limit + 1)
+    if after is not None:
+        q = q.where(User.id > after)
+    users = [await service.user_out(s, u) for u in (await s.execute(q)).scalars()]
+    return page(users, limit, key=lambda u: int(u["id"]))
+
+
+@router.get("/users/{user_id}", response_model=UserOut, responses=problems(403, 404))
+async def get_user(user_id: str, who: Admin, s: Tx) -> dict[str, Any]:
+    return await service.user_out(s, await service.get_user(s, user_id))
+
+
+@router.put("/users/{user_id}/skills/{skill}", responses=problems(403, 404))
+async def set_skill(
+    user_id: str,
+    body: SkillLevelIn,
+    who: Admin,
+    s: Tx,
+    request: Request,
+    skill: str = Path(max_length=200),
+) -> dict[str, Any]:
+    await service.set_skill(s, user_id, skill, body.level, request.app.state.clock.now())
+    return {"user_id": user_id, "skill": skill, "level": body.level}

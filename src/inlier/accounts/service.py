@@ -1,0 +1,211 @@
+"""The rules for people: creating them, signing them in, their tokens and skill levels."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inlier.accounts.models import ApiToken, LoginFailure, Meta, User, UserSkill
+from inlier.accounts.passwords import hash_password, new_token, token_digest, verify_password
+from inlier.kit.clock import iso
+from inlier.kit.errors import Conflict, NotFound, RateLimited, invalid
+from inlier.kit.ids import parse_id
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: enough to authorize without another query."""
+
+    id: int
+    email: str
+    name: str
+    roles: tuple[str, ...]
+    status: str
+    profile: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user.id, user.email, user.name, tuple(user.roles), user.status, user.profile)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def create_user(
+    s: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    roles: list[str],
+    profile: dict[str, Any] | None,
+    now: datetime,
+    status: str = "approved",
+) -> User:
+    if len(password) < 8:
+        raise invalid(["body", "password"], "at least 8 characters")
+    user = User(
+        email=normalize_email(email),
+        name=name,
+        password_hash=hash_password(password),
+        roles=sorted(set(roles)),
+        profile=profile or {},
+        status=status,
+        active=True,
+        created_at=now,
+    )
+    s.add(user)
+    try:
+        async with s.begin_nested():
+            await s.flush()
+    except IntegrityError as exc:
+        raise Conflict("a user with this email already exists") from exc
+    return user
+
+
+async def get_user(s: AsyncSession, user_id: str | int) -> User:
+    user = await s.get(User, parse_id(user_id, "user"))
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def find_user_by_email(s: AsyncSession, email: str) -> User | None:
+    res = await s.execute(select(User).where(User.email == normalize_email(email)))
+    return res.scalar_one_or_none()
+
+
+async def authenticate(
+    s: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    address: str,
+    now: datetime,
+    max_failures: int,
+    window: timedelta,
+) -> User | None:
+    """Check a password; ``None`` (with the failure recorded) when it is wrong.
+
+    Too many recent failures for this email or address → 429. The caller commits before it
+    answers 401, so that failures count even though the sign-in fails.
+    """
+    email = normalize_email(email)
+    since = now - window
+    for column, value in ((LoginFailure.email, email), (LoginFailure.address, address)):
+        count = await s.scalar(
+            select(func.count()).where(column == value, LoginFailure.at >= since)
+        )
+        if (count or 0) >= max_failures:
+            oldest = await s.scalar(
+                select(func.min(LoginFailure.at)).where(column == value, LoginFailure.at >= since)
+            )
+            wait = int(((oldest or now) + window - now).total_seconds()) + 1
+            raise RateLimited(
+                "too many failed sign-ins; try again later",
+                headers={"Retry-After": str(max(wait, 1))},
+            )
+    user = await find_user_by_email(s, email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        s.add(LoginFailure(email=email, address=address, at=now))
+        await s.flush()
+        return None
+    await s.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    return user
+
+
+async def issue_token(
+    s: AsyncSession, user: User, *, now: datetime, name: str = "", days: int | None = None
+) -> str:
+    raw = new_token()
+    s.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=token_digest(raw),
+            name=name[:200],
+            created_at=now,
+            expires_at=now + timedelta(days=days) if days else None,
+        )
+    )
+    await s.flush()
+    return raw
+
+
+async def principal_for_token(s: AsyncSession, raw: str, now: datetime) -> Principal | None:
+    row = (
+        await s.execute(
+            select(User, ApiToken.expires_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == token_digest(raw), ApiToken.revoked.is_(False))
+        )
+    ).first()
+    if row is None:
+        return None
+    user, expires_at = row
+    if not user.active or (expires_at is not None and expires_at <= now):
+        return None
+    return principal_of(user)
+
+
+async def skills_of(s: AsyncSession, user_id: int) -> dict[str, int]:
+    rows = await s.execute(
+        select(UserSkill.skill, UserSkill.level).where(UserSkill.user_id == user_id)
+    )
+    return {k: v for k, v in rows.all()}
+
+
+async def set_skill(
+    s: AsyncSession, user_id: str | int, skill: str, level: int, now: datetime
+) -> None:
+    user = await get_user(s, user_id)
+    if not skill or len(skill) > 200 or any(not part for part in skill.split(".")):
+        raise invalid(["path", "skill"], "a dotted skill key such as medicine.cardiology")
+    existing = (
+        await s.execute(
+            select(UserSkill).where(UserSkill.user_id == user.id, UserSkill.skill == skill)
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        s.add(UserSkill(user_id=user.id, skill=skill, level=level, updated_at=now))
+    else:
+        existing.level = level
+        existing.updated_at = now
+    await s.flush()
+
+
+async def user_out(s: AsyncSession, user: User) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "name": user.name,
+        "roles": list(user.roles),
+        "profile": user.profile,
+        "status": user.status,
+        "skills": await skills_of(s, user.id),
+        "created_at": iso(user.created_at),
+    }
+
+
+async def secret_key(s: AsyncSession) -> str:
+    """The deployment's signing key, created on first use and shared by every process."""
+    row = await s.get(Meta, "secret_key")
+    if row is None:
+        row = Meta(key="secret_key", value=secrets.token_urlsafe(48))
+        s.add(row)
+        await s.flush()
+    return row.value

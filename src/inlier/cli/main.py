@@ -1,0 +1,423 @@
+"""Commands. Each one calls the same services as the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TimeRemainingColumn,
+)
+
+from inlier.accounts import service as accounts
+from inlier.accounts.schemas import UserIn
+from inlier.cli.context import acting_user, console, dump, out, read_secret, run, settings_from
+from inlier.db import migrate
+from inlier.db.engine import Database
+from inlier.kit.clock import Clock
+from inlier.kit.errors import DomainError, InvalidInput
+from inlier.projects import service as projects
+from inlier.projects.files import detect_format, total_units
+from inlier.projects.schemas import ProjectIn
+
+app = typer.Typer(
+    help="Inlier: expert human feedback on AI models. Set INLIER_DATABASE_URL "
+    "(default sqlite:///./inlier.db) or pass --database-url.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema: migrate up or down.", no_args_is_help=True)
+users_app = typer.Typer(help="Create and list users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens for scripts and the SDK.", no_args_is_help=True)
+projects_app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
+items_app = typer.Typer(help="Import items into a project.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(projects_app, name="projects")
+app.add_typer(items_app, name="items")
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="INLIER_DATABASE_URL",
+        help="sqlite:///file.db or postgresql://user@host/db",
+    ),
+]
+AsUser = Annotated[
+    str | None, typer.Option("--as", help="act as this user (email); default: the first admin")
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DbUrl = None,
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Migrate the database schema to the latest version (or REVISION)."""
+    settings = settings_from(database_url)
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"[green]database at {revision}[/green]: {settings.database_url}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="target revision, e.g. base")],
+    database_url: DbUrl = None,
+) -> None:
+    """Migrate the database schema down to REVISION."""
+    settings = settings_from(database_url)
+    migrate.downgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@app.command()
+def init(
+    admin_email: Annotated[str, typer.Option(help="email of the first admin")],
+    admin_password_stdin: Annotated[
+        bool, typer.Option("--admin-password-stdin", help="read the password from standard input")
+    ] = False,
+    admin_name: Annotated[str, typer.Option(help="display name")] = "Admin",
+    database_url: DbUrl = None,
+) -> None:
+    """Create the database schema and the first admin."""
+    settings = settings_from(database_url)
+    password = read_secret(admin_password_stdin, "Admin password")
+    migrate.upgrade(settings.database_url)
+
+    async def work(db: Database) -> str:
+        async with db.session() as s:
+            existing = await accounts.find_user_by_email(s, admin_email)
+            if existing is not None:
+                return f"{admin_email} already exists; nothing changed"
+            user = await accounts.create_user(
+                s,
+                email=admin_email,
+                name=admin_name,
+                password=password,
+                roles=["admin"],
+                profile={},
+                now=Clock().now(),
+            )
+            await accounts.secret_key(s)
+            return f"created admin {user.email} (id {user.id})"
+
+    console.print(f"[green]{run(settings, work)}[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes (PostgreSQL: one per core)")] = 1,
+    database_url: DbUrl = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Migrate the database if needed, then serve the API (and pages) with uvicorn."""
+    import uvicorn
+
+    settings = settings_from(database_url)
+    migrate.upgrade(settings.database_url)
+    os.environ["INLIER_DATABASE_URL"] = settings.database_url
+    os.environ.setdefault("INLIER_LOG_LEVEL", log_level.upper())
+    console.print(
+        f"Inlier on http://{host}:{port}  "
+        f"(API docs: /api/v1/docs, database: {settings.database_url})"
+    )
+    uvicorn.run(
+        "inlier.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    database_url: DbUrl = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="only create the demo data")] = False,
+) -> None:
+    """Create the schema and demo data (people and projects), print the logins, and serve."""
+    from inlier.demo import seed
+
+    settings = settings_from(database_url)
+    migrate.upgrade(settings.database_url)
+    logins = run(settings, lambda db: seed(db, Clock()))
+    out.print("\n[bold]Inlier demo[/bold] — sign in with any of these (email / password):\n")
+    for email, password, roles in logins:
+        out.print(f"  {email} / {password}    [dim]({roles})[/dim]")
+    out.print(
+        f"\nAPI: http://{host}:{port}/api/v1/docs   ·   get a token: "
+        f"curl -s -X POST http://{host}:{port}/api/v1/auth/token "
+        "-H 'content-type: application/json' "
+        f'-d \'{{"email": "cardio@demo.inlier", "password": "inlier-demo"}}\'\n'
+    )
+    if not no_serve:
+        serve(host=host, port=port, workers=1, database_url=settings.database_url, log_level="info")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="sign-in email")],
+    name: Annotated[str, typer.Option(help="display name")],
+    role: Annotated[
+        list[str], typer.Option(help="contributor, reviewer, owner or admin (repeatable)")
+    ] = ["contributor"],  # noqa: B006 - Typer reads the default list
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin")
+    ] = False,
+    country: Annotated[str | None, typer.Option(help="ISO country code, e.g. BR")] = None,
+    degree: Annotated[str | None, typer.Option(help="e.g. MD, PhD")] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Create a user (as POST /users does)."""
+    settings = settings_from(database_url)
+    password = read_secret(password_stdin, "Password")
+    profile: dict[str, Any] = {k: v for k, v in {"country": country, "degree": degree}.items() if v}
+    try:
+        body = UserIn.model_validate(
+            {"email": email, "name": name, "password": password, "roles": role, "profile": profile}
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+
+    async def work(db: Database) -> dict[str, Any]:
+        async with db.session() as s:
+            user = await accounts.create_user(
+                s,
+                email=body.email,
+                name=body.name,
+                password=body.password,
+                roles=list(body.roles),
+                profile=body.profile.model_dump(exclude_none=True),
+                now=Clock().now(),
+            )
+            return await accounts.user_out(s, user)
+
+    dump(run(settings, work))
+
+
+@users_app.command("list")
+def users_list(database_url: DbUrl = None) -> None:
+    """List users (id, email, roles)."""
+    from sqlalchemy import select
+
+    from inlier.accounts.models import User
+
+    async def work(db: Database) -> list[tuple[int, str, list[str]]]:
+        async with db.session() as s:
+            rows = (
+                await s.execute(select(User.id, User.email, User.roles).order_by(User.id))
+            ).all()
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    for uid, email, roles in run(settings_from(database_url), work):
+        out.print(f"{uid}\t{email}\t{','.join(roles)}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Option(help="whose token")],
+    name: Annotated[str, typer.Option(help="a label to recognise it by")] = "cli",
+    days: Annotated[int | None, typer.Option(help="expires after this many days")] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Create an API token for a user and print it (it is stored hashed; keep it safe)."""
+
+    async def work(db: Database) -> str:
+        async with db.session() as s:
+            user = await accounts.find_user_by_email(s, email)
+            if user is None:
+                raise DomainError(f"no user with email {email}")
+            return await accounts.issue_token(s, user, now=Clock().now(), name=name, days=days)
+
+    out.print(run(settings_from(database_url), work))
+
+
+def _load_spec(path: Path) -> Any:
+    text = path.read_text("utf-8")
+    try:
+        return (
+            yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+        )
+    except (yaml.YAMLError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {path}: {exc}")
+        raise typer.Exit(code=2) from None
+
+
+@projects_app.command("create")
+def projects_create(
+    template: Annotated[
+        Path,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="template YAML/JSON: fields and questions, or a whole project",
+        ),
+    ],
+    name: Annotated[str | None, typer.Option(help="project name (or `name` in the file)")] = None,
+    guidelines: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="markdown file")
+    ] = None,
+    overlap: Annotated[int | None, typer.Option(help="independent attempts per item")] = None,
+    review_rate: Annotated[
+        float | None, typer.Option(help="share of attempts reviewed, 0..1")
+    ] = None,
+    lease_minutes: Annotated[int | None, typer.Option(help="how long a lease lasts")] = None,
+    visibility: Annotated[str | None, typer.Option(help="members or open")] = None,
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Create a project from a template file (as POST /projects does); prints the project."""
+    spec = _load_spec(template)
+    if not isinstance(spec, dict):
+        console.print("[red]error:[/red] the file must hold an object")
+        raise typer.Exit(code=2)
+    body: dict[str, Any] = dict(spec) if "template" in spec else {"template": spec}
+    if name:
+        body["name"] = name
+    if guidelines:
+        body["guidelines"] = guidelines.read_text("utf-8")
+    workflow = dict(body.get("workflow") or {})
+    if overlap is not None:
+        workflow["overlap"] = overlap
+    if review_rate is not None:
+        workflow["review"] = {"sample_rate": review_rate}
+    if workflow:
+        body["workflow"] = workflow
+    if lease_minutes is not None:
+        body["lease_minutes"] = lease_minutes
+    if visibility is not None:
+        body["visibility"] = visibility
+    try:
+        parsed = ProjectIn.model_validate(body)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+
+    async def work(db: Database) -> dict[str, Any]:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            project = await projects.create_project(s, who, parsed, Clock().now())
+            return projects.project_out(project, "owner")
+
+    dump(run(settings_from(database_url), work))
+
+
+@projects_app.command("list")
+def projects_list(as_user: AsUser = None, database_url: DbUrl = None) -> None:
+    """List the projects you may see (id, status, name)."""
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            return await projects.list_projects(s, who, 1000, None)
+
+    for p in run(settings_from(database_url), work):
+        out.print(f"{p['id']}\t{p['status']}\t{p['name']}")
+
+
+@items_app.command("import")
+def items_import(
+    project: Annotated[str, typer.Argument(help="project id")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help=".jsonl, .csv or .parquet")
+    ],
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Import items from a file. Every row is checked first; one bad row imports nothing.
+
+    JSONL rows are {"external_id"?, "data": {...}, "gold"?, "priority"?}. CSV and Parquet
+    columns are the template's fields (plus external_id, priority, and gold as JSON).
+    """
+    settings = settings_from(database_url)
+    try:
+        fmt = detect_format(file)
+    except InvalidInput as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(code=2) from None
+    total = total_units(file, fmt)
+    by_bytes = fmt != "parquet"
+    columns: list[str | ProgressColumn] = [
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn() if by_bytes else MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ]
+
+    async def work(db: Database) -> int:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+        with Progress(*columns, console=console, transient=False) as bar:
+            check = bar.add_task("checking", total=total)
+            write = bar.add_task("importing", total=total, start=False)
+
+            def on_checked(n: int) -> None:
+                bar.advance(check, n)
+
+            def on_written(n: int) -> None:
+                bar.start_task(write)
+                bar.advance(write, n)
+
+            return await projects.import_file(
+                db, acc, file, fmt, Clock().now(), on_checked, on_written
+            )
+
+    created = run(settings, work)
+    console.print(f"[green]imported {created} items[/green] into project {project}")
+
+
+@app.command("export")
+def export(
+    project: Annotated[str, typer.Argument(help="project id")],
+    kind: Annotated[str, typer.Option(help="raw (more kinds come with the datasets area)")] = "raw",
+    format: Annotated[str, typer.Option("--format", help="jsonl")] = "jsonl",
+    status: Annotated[str | None, typer.Option(help="all, submitted or approved")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="file to write; default stdout")
+    ] = None,
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Export a project's responses (streamed; contributors appear as pseudonyms)."""
+    from inlier.datasets import service as datasets
+
+    async def work(db: Database) -> int:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+        checked = datasets.check_export(kind, format, status)
+        fh = output.open("wb") if output else sys.stdout.buffer
+        n = 0
+        try:
+            async for chunk in datasets.jsonl(datasets.raw_rows(db, acc.project, checked)):
+                fh.write(chunk)
+                n += chunk.count(b"\n")
+        finally:
+            if output:
+                fh.close()
+            else:
+                fh.flush()
+        return n
+
+    n = run(settings_from(database_url), work)
+    console.print(f"[green]{n} rows[/green]" + (f" → {output}" if output else ""))

@@ -1,0 +1,75 @@
+"""Engines and transactions: SQLite (WAL, one writer at a time) or PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from inlier.settings import Settings, async_database_url, is_sqlite
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Driver-level transactions lose updates under concurrency; we issue BEGIN ourselves.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "busy_timeout=10000",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        "cache_size=-65536",
+        "temp_store=MEMORY",
+    ):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock up front: a read-then-write never finds the data changed under it.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
+    url = async_database_url(settings.database_url)
+    kwargs: dict[str, Any] = {}
+    if null_pool:
+        kwargs["poolclass"] = NullPool
+    elif is_sqlite(url):
+        # One connection: SQLite has one writer anyway, and the pool queues callers fairly.
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+    else:
+        kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
+    engine = create_async_engine(url, **kwargs)
+    if is_sqlite(url):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+class Database:
+    """Owns the engine and hands out sessions; one per app."""
+
+    def __init__(self, settings: Settings, *, null_pool: bool = False) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings, null_pool=null_pool)
+        self.sqlite = is_sqlite(settings.database_url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits when the block ends, or rolls back on error."""
+        async with self.sessions() as s, s.begin():
+            yield s
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

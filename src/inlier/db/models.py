@@ -1,0 +1,10 @@
+"""Every area's tables, imported so that metadata (and Alembic) sees them all."""
+
+from inlier.accounts import models as accounts_models
+from inlier.db.base import Base
+from inlier.projects import models as projects_models
+from inlier.workflow import models as workflow_models
+
+metadata = Base.metadata
+
+__all__ = ["accounts_models", "metadata", "projects_models", "workflow_models"]

@@ -1,0 +1,85 @@
+"""Demo data: a small network and two projects, so `inlier demo` has something to work on."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import select
+
+from inlier.accounts import service as accounts
+from inlier.accounts.models import User
+from inlier.db.engine import Database
+from inlier.kit.clock import Clock
+from inlier.projects import service as projects
+from inlier.projects.schemas import ProjectIn
+
+PASSWORD = "inlier-demo"
+PEOPLE = [
+    ("admin@demo.inlier", "Ada Admin", ["admin"], {}),
+    ("owner@demo.inlier", "Olu Owner", ["owner"], {}),
+    (
+        "cardio@demo.inlier",
+        "Dr. Camila Reyes",
+        ["contributor"],
+        {
+            "country": "BR",
+            "degree": "MD",
+            "specialties": ["medicine.cardiology"],
+            "languages": ["pt-BR", "en"],
+        },
+    ),
+    (
+        "math@demo.inlier",
+        "Dr. Minh Tran",
+        ["contributor"],
+        {"country": "VN", "degree": "PhD", "specialties": ["math.olympiad"], "languages": ["en"]},
+    ),
+    (
+        "reviewer@demo.inlier",
+        "Dr. Ruth Okafor",
+        ["contributor", "reviewer"],
+        {
+            "country": "NG",
+            "degree": "MD",
+            "specialties": ["medicine.cardiology"],
+            "languages": ["en"],
+        },
+    ),
+]
+
+
+def _load(name: str) -> Any:
+    return json.loads(resources.files("inlier.demo").joinpath(name).read_text("utf-8"))
+
+
+async def seed(db: Database, clock: Clock) -> list[tuple[str, str, str]]:
+    """Create the demo people and projects once; returns (email, password, roles) to print."""
+    now = clock.now()
+    logins = [(email, PASSWORD, ", ".join(roles)) for email, _, roles, _ in PEOPLE]
+    async with db.session() as s:
+        if await s.scalar(select(User.id).where(User.email == "owner@demo.inlier")):
+            return logins
+        users: dict[str, User] = {}
+        for email, name, roles, profile in PEOPLE:
+            users[email] = await accounts.create_user(
+                s, email=email, name=name, password=PASSWORD, roles=roles, profile=profile, now=now
+            )
+        for email in ("cardio@demo.inlier", "reviewer@demo.inlier"):
+            await accounts.set_skill(s, users[email].id, "medicine.cardiology", 3, now)
+        owner = accounts.principal_of(users["owner@demo.inlier"])
+        for spec_file, items_file in (
+            ("cardiology_project.json", "cardiology_items.json"),
+            ("helpfulness_project.json", "helpfulness_items.json"),
+        ):
+            body = ProjectIn.model_validate(_load(spec_file))
+            project = await projects.create_project(s, owner, body, now)
+            acc = projects.Access(project, "owner")
+            await projects.import_items(s, acc, _load(items_file), now)
+            for email in ("cardio@demo.inlier", "math@demo.inlier"):
+                await projects.add_member(s, acc, str(users[email].id), "contributor", now)
+            await projects.add_member(
+                s, acc, str(users["reviewer@demo.inlier"].id), "reviewer", now
+            )
+    return logins

@@ -1,0 +1,47 @@
+"""Who is calling, and the permission dependencies routes declare in their signatures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inlier.accounts.service import Principal, principal_for_token
+from inlier.kit.errors import Forbidden, Unauthorized
+
+
+async def _tx(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.session() as s:
+        yield s
+
+
+# The transaction commits when the route function returns, before the response is sent.
+Tx = Annotated[AsyncSession, Depends(_tx, scope="function")]
+
+
+async def _principal(request: Request, s: Tx) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    principal = await principal_for_token(s, token.strip(), request.app.state.clock.now())
+    if principal is None:
+        raise Unauthorized("the token is unknown, revoked or expired")
+    request.state.user_id = principal.id
+    return principal
+
+
+def _requires(*roles: str):
+    async def check(p: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if not p.has(*roles):
+            raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
+        return p
+
+    return check
+
+
+CurrentUser = Annotated[Principal, Depends(_principal)]
+Admin = Annotated[Principal, Depends(_requires("admin"))]
+OwnerOrAdmin = Annotated[Principal, Depends(_requires("owner", "admin"))]

@@ -1,0 +1,171 @@
+"""Domain errors, and the single place that turns every failure into problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+log = structlog.get_logger()
+
+PROBLEM = "application/problem+json"
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+    type = "bad-request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequest(DomainError):
+    pass
+
+
+class InvalidInput(DomainError):
+    status = 422
+    title = "Invalid input"
+    type = "invalid-input"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+    type = "unauthorized"
+
+    def __init__(self, detail: str = "a valid bearer token is required") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+    type = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+    type = "not-found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+    type = "conflict"
+
+
+class LeaseLost(Conflict):
+    title = "Lease no longer yours"
+    type = "lease-lost"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    title = "Payload too large"
+    type = "payload-too-large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+    type = "unsupported-media-type"
+
+
+class RateLimited(DomainError):
+    status = 429
+    title = "Too many requests"
+    type = "rate-limited"
+
+
+def invalid(loc: list[str | int], msg: str) -> InvalidInput:
+    """A validation failure naming one field, shaped like Pydantic's."""
+    return InvalidInput(
+        f"{'.'.join(str(p) for p in loc)}: {msg}", errors=[{"loc": loc, "msg": msg}]
+    )
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    type_: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://inlier.dev/problems/{type_}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _clean_loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
+    return [p if isinstance(p, int) else str(p) for p in loc]
+
+
+def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
+    cleaned = []
+    for e in errors:
+        msg = str(e.get("msg", "invalid"))
+        if e.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        cleaned.append({"loc": _clean_loc(e.get("loc", ())), "msg": msg})
+    first = cleaned[0] if cleaned else {"loc": [], "msg": "invalid"}
+    where = ".".join(str(p) for p in first["loc"])
+    detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+    if len(cleaned) > 1:
+        detail += f" (and {len(cleaned) - 1} more)"
+    return problem(422, "Invalid input", detail, "invalid-input", errors=cleaned)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(
+            exc.status, exc.title, exc.detail, exc.type, exc.errors, exc.headers, exc.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(list(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}
+        return problem(
+            exc.status_code,
+            titles.get(exc.status_code, "Error"),
+            str(exc.detail),
+            "http-error",
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return problem(500, "Internal error", "an unexpected error occurred", "internal")

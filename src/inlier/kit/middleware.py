@@ -1,0 +1,219 @@
+"""Request plumbing in plain ASGI: ids, logs, metrics, security headers and the body rules
+every route relies on (JSON only, size limit, no NUL or unpaired surrogates)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import unquote
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from inlier.kit.errors import problem
+
+log = structlog.get_logger("inlier.http")
+
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+JSON_TYPES = ("application/json", "application/problem+json")
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "inlier_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "inlier_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
+
+
+def _find_bad(value: Any, loc: list[Any]) -> list[Any] | None:
+    if isinstance(value, str):
+        return loc if _BAD_CHARS.search(value) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _BAD_CHARS.search(k):
+                return [*loc, k]
+            found = _find_bad(v, [*loc, k])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _find_bad(v, [*loc, i])
+            if found is not None:
+                return found
+    return None
+
+
+def bad_char_location(body: bytes, ndjson: bool) -> list[Any] | None:
+    """Where a NUL or an unpaired surrogate sits in a JSON body, if anywhere."""
+    if b"\x00" in body:
+        return ["body"]
+    if b"\\u" not in body and b"\\U" not in body:
+        return None  # only escapes can produce either once the bytes are valid UTF-8
+    try:
+        if ndjson:
+            for n, line in enumerate(body.splitlines()):
+                if line.strip():
+                    found = _find_bad(json.loads(line), ["body", n])
+                    if found is not None:
+                        return found
+            return None
+        return _find_bad(json.loads(body), ["body"])
+    except (ValueError, RecursionError):
+        return None  # malformed JSON is reported by the route's own parsing
+
+
+class Plumbing:
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"content-security-policy", CSP.encode()))
+                headers.append((b"referrer-policy", b"same-origin"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            rejection = None
+            if scope["method"] in ("POST", "PUT", "PATCH") and scope["path"].startswith("/api/"):
+                rejection, receive = await self._guard_body(scope, receive)
+            if rejection is None:
+                rejection = _guard_query(scope)
+            if rejection is not None:
+                await rejection(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - start
+            self.metrics.requests.labels(scope["method"], path, str(status_holder["status"])).inc()
+            self.metrics.latency.labels(scope["method"], path).observe(elapsed)
+            log.debug(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status_holder["status"],
+                ms=round(elapsed * 1000, 2),
+                request_id=request_id,
+            )
+
+    async def _guard_body(self, scope: Scope, receive: Receive) -> tuple[Any, Receive]:
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return self._too_large(), receive
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return self._too_large(), receive
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        ndjson = ctype in NDJSON_TYPES
+        if body.strip() and ctype not in JSON_TYPES and not ndjson:
+            return (
+                problem(
+                    415,
+                    "Unsupported media type",
+                    f"send JSON (application/json); got {ctype or 'no content type'}",
+                    "unsupported-media-type",
+                ),
+                receive,
+            )
+        loc = bad_char_location(body, ndjson)
+        if loc is not None:
+            msg = "NUL characters and unpaired surrogates are not allowed"
+            return (
+                problem(
+                    422,
+                    "Invalid input",
+                    f"{'.'.join(str(p) for p in loc)}: {msg}",
+                    "invalid-input",
+                    errors=[{"loc": loc, "msg": msg}],
+                ),
+                receive,
+            )
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return None, replay
+
+    def _too_large(self) -> Any:
+        return problem(
+            413,
+            "Payload too large",
+            f"a request body may be at most {self.max_body} bytes",
+            "payload-too-large",
+        )
+
+
+def _guard_query(scope: Scope) -> Any:
+    raw = scope.get("query_string", b"")
+    if b"%00" not in raw and b"\x00" not in raw:
+        return None
+    if "\x00" not in unquote(raw.decode("latin-1")):
+        return None
+    msg = "NUL characters are not allowed"
+    return problem(
+        422,
+        "Invalid input",
+        f"query: {msg}",
+        "invalid-input",
+        errors=[{"loc": ["query"], "msg": msg}],
+    )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None

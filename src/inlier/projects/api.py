@@ -1,0 +1,188 @@
+"""REST routes for projects, their members and items, stats and export."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from inlier.datasets import service as datasets
+from inlier.kit.auth import CurrentUser, OwnerOrAdmin, Tx
+from inlier.kit.errors import InvalidInput
+from inlier.kit.middleware import NDJSON_TYPES
+from inlier.kit.openapi import problems
+from inlier.kit.pagination import Limit, decode_cursor, page
+from inlier.projects import service
+from inlier.projects.schemas import (
+    CreatedOut,
+    MemberIn,
+    MemberOut,
+    ProjectIn,
+    ProjectOut,
+    ProjectPatch,
+)
+from inlier.workflow import service as workflow
+
+router = APIRouter(tags=["projects"])
+
+
+@router.post("/projects", status_code=201, response_model=ProjectOut, responses=problems(403))
+async def create_project(
+    body: ProjectIn, who: OwnerOrAdmin, s: Tx, request: Request
+) -> dict[str, Any]:
+    project = await service.create_project(s, who, body, request.app.state.clock.now())
+    return service.project_out(project, "owner")
+
+
+@router.get("/projects", responses=problems())
+async def list_projects(
+    who: CurrentUser, s: Tx, limit: Limit = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    rows = await service.list_projects(s, who, limit, decode_cursor(cursor))
+    return page(rows, limit, key=lambda p: int(p["id"]))
+
+
+@router.get("/projects/{project_id}", response_model=ProjectOut, responses=problems(404))
+async def get_project(project_id: str, who: CurrentUser, s: Tx) -> dict[str, Any]:
+    acc = await service.access(s, who, project_id)
+    return service.project_out(acc.project, acc.role)
+
+
+@router.patch(
+    "/projects/{project_id}", response_model=ProjectOut, responses=problems(403, 404, 409)
+)
+async def patch_project(
+    project_id: str, body: ProjectPatch, who: CurrentUser, s: Tx, request: Request
+) -> dict[str, Any]:
+    acc = await service.manage(s, who, project_id)
+    project = await service.patch_project(s, acc, body, request.app.state.clock.now())
+    return service.project_out(project, acc.role)
+
+
+@router.get("/projects/{project_id}/stats", responses=problems(403, 404))
+async def project_stats(project_id: str, who: CurrentUser, s: Tx) -> dict[str, Any]:
+    acc = await service.manage(s, who, project_id)
+    return await workflow.stats(s, acc.project.id)
+
+
+@router.post(
+    "/projects/{project_id}/members",
+    status_code=201,
+    response_model=MemberOut,
+    responses=problems(403, 404),
+)
+async def add_member(
+    project_id: str, body: MemberIn, who: CurrentUser, s: Tx, request: Request
+) -> dict[str, Any]:
+    acc = await service.manage(s, who, project_id)
+    m = await service.add_member(s, acc, body.user_id, body.role, request.app.state.clock.now())
+    return {"project_id": str(m.project_id), "user_id": str(m.user_id), "role": m.role}
+
+
+@router.get("/projects/{project_id}/members", responses=problems(403, 404))
+async def list_members(
+    project_id: str, who: CurrentUser, s: Tx, limit: Limit = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    acc = await service.manage(s, who, project_id)
+    rows = await service.list_members(s, acc.project.id, limit, decode_cursor(cursor))
+    return page(rows, limit, key=lambda m: int(m["id"]))
+
+
+_ITEMS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/projects/{project_id}/items",
+    status_code=201,
+    response_model=CreatedOut,
+    responses=problems(403, 404, 409),
+    openapi_extra=_ITEMS_BODY,
+)
+async def import_items(
+    project_id: str, who: CurrentUser, s: Tx, request: Request
+) -> dict[str, Any]:
+    """A JSON array, or NDJSON (one item a line); the batch is all-or-nothing."""
+    acc = await service.manage(s, who, project_id)
+    rows = _parse_items_body(await request.body(), request.headers.get("content-type", ""))
+    created = await service.import_items(s, acc, rows, request.app.state.clock.now())
+    return {"created": created}
+
+
+def _parse_items_body(body: bytes, content_type: str) -> list[Any]:
+    ctype = content_type.split(";")[0].strip().lower()
+    try:
+        if ctype in NDJSON_TYPES:
+            rows = []
+            for n, line in enumerate(body.decode("utf-8").splitlines(), start=1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError as exc:
+                        raise InvalidInput(
+                            f"row {n}: not valid JSON ({exc})",
+                            errors=[{"loc": ["body", n - 1], "msg": "not valid JSON"}],
+                        ) from exc
+            return rows
+        parsed = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            "body: not UTF-8", errors=[{"loc": ["body"], "msg": "not UTF-8"}]
+        ) from exc
+    except ValueError as exc:
+        raise InvalidInput(
+            f"body: not valid JSON ({exc})", errors=[{"loc": ["body"], "msg": "not valid JSON"}]
+        ) from exc
+    if not isinstance(parsed, list):
+        raise InvalidInput(
+            "body: send a JSON array of items",
+            errors=[{"loc": ["body"], "msg": "must be an array of items"}],
+        )
+    return parsed
+
+
+@router.get("/projects/{project_id}/items", responses=problems(403, 404))
+async def list_items(
+    project_id: str, who: CurrentUser, s: Tx, limit: Limit = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    acc = await service.manage(s, who, project_id)
+    rows = await service.list_items(s, acc.project.id, limit, decode_cursor(cursor))
+    return page(rows, limit, key=lambda i: int(i["id"]))
+
+
+@router.get(
+    "/projects/{project_id}/export",
+    responses={
+        **problems(403, 404),
+        200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+    },
+)
+async def export(
+    project_id: str,
+    who: CurrentUser,
+    s: Tx,
+    request: Request,
+    format: str = "jsonl",
+    kind: str = "raw",
+    status: str | None = None,
+) -> StreamingResponse:
+    """Stream every attempt as JSON lines; contributors appear only as per-project pseudonyms."""
+    acc = await service.manage(s, who, project_id)
+    # Rows are read after this function returns, in their own short transactions.
+    checked_status = datasets.check_export(kind, format, status)
+    rows = datasets.raw_rows(request.app.state.db, acc.project, checked_status)
+    filename = f"project-{acc.project.id}-{kind}.jsonl"
+    return StreamingResponse(
+        datasets.jsonl(rows),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

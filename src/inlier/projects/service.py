@@ -1,0 +1,513 @@
+"""The rules for projects: who sees and works them, their settings, their items and counts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inlier.accounts import service as accounts
+from inlier.accounts.service import Principal
+from inlier.kit.clock import iso
+from inlier.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from inlier.kit.ids import parse_id
+from inlier.projects.models import Item, Membership, Project
+from inlier.projects.schemas import ItemIn, ProjectIn, ProjectPatch
+from inlier.questions import Template, parse_template
+from inlier.questions.base import pydantic_problems
+
+MANAGER_ROLES = ("owner",)
+REVIEW_ROLES = ("reviewer", "owner")
+
+
+@dataclass
+class Access:
+    project: Project
+    role: str | None  # membership role, if any
+
+    @property
+    def template(self) -> Template:
+        return template_of(self.project)
+
+
+_template_cache: dict[tuple[int, str], Template] = {}
+
+
+def template_of(project: Project) -> Template:
+    """Parsed templates are cached per project and template version (the JSON text)."""
+    key_text = json.dumps(project.template, sort_keys=True)
+    key = (project.id, key_text)
+    cached = _template_cache.get(key)
+    if cached is None:
+        cached = parse_template(project.template, ["template"])
+        if len(_template_cache) > 1000:
+            _template_cache.clear()
+        _template_cache[key] = cached
+    return cached
+
+
+def project_out(project: Project, role: str | None = None) -> dict[str, Any]:
+    return {
+        "id": str(project.id),
+        "name": project.name,
+        "guidelines": project.guidelines,
+        "template": project.template,
+        "workflow": project.workflow,
+        "requirements": project.requirements,
+        "models": project.models,
+        "quality": project.quality,
+        "export": project.export,
+        "lease_minutes": project.lease_minutes,
+        "status": project.status,
+        "visibility": project.visibility,
+        "created_at": iso(project.created_at),
+        "updated_at": iso(project.updated_at),
+        "my_role": role,
+    }
+
+
+async def create_project(
+    s: AsyncSession, who: Principal, body: ProjectIn, now: datetime
+) -> Project:
+    template = parse_template(body.template, ["body", "template"])
+    project = Project(
+        name=body.name,
+        guidelines=body.guidelines,
+        template=template.dump(),
+        workflow=body.workflow.model_dump(),
+        requirements=body.requirements.model_dump(),
+        models={k: v.model_dump(exclude_none=True) for k, v in body.models.items()},
+        quality=body.quality.model_dump(exclude_none=True),
+        export=body.export.model_dump(exclude_none=True),
+        lease_minutes=body.lease_minutes,
+        status=body.status,
+        visibility=body.visibility,
+        pseudonym_salt=secrets.token_hex(16),
+        created_by=who.id,
+        created_at=now,
+        updated_at=now,
+    )
+    _check_references(project, template)
+    s.add(project)
+    await s.flush()
+    s.add(Membership(project_id=project.id, user_id=who.id, role="owner", created_at=now))
+    await s.flush()
+    return project
+
+
+def _check_references(project: Project, template: Template) -> None:
+    for i, f in enumerate(template.spec.fields):
+        if f.generated is not None and f.generated.model not in project.models:
+            raise InvalidInput(
+                f"template.fields.{i}.generated.model: no model named {f.generated.model!r}",
+                errors=[
+                    {
+                        "loc": ["body", "template", "fields", i, "generated", "model"],
+                        "msg": f"no model named {f.generated.model!r} in the project's models",
+                    }
+                ],
+            )
+
+
+async def membership_role(s: AsyncSession, project_id: int, user_id: int) -> str | None:
+    return await s.scalar(
+        select(Membership.role).where(
+            Membership.project_id == project_id, Membership.user_id == user_id
+        )
+    )
+
+
+async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Access:
+    """The project if ``who`` may see it; otherwise it does not exist for them (404)."""
+    project = await s.get(Project, parse_id(project_id, "project"))
+    if project is None:
+        raise NotFound("project not found")
+    role = await membership_role(s, project.id, who.id)
+    if who.is_admin or role is not None:
+        return Access(project, role)
+    if (
+        project.visibility == "open"
+        and who.status == "approved"
+        and project.status != "draft"
+        and meets_requirements(project, who, await accounts.skills_of(s, who.id)) is None
+    ):
+        return Access(project, None)
+    raise NotFound("project not found")
+
+
+async def manage(s: AsyncSession, who: Principal, project_id: str | int) -> Access:
+    """Owners of the project and admins manage it; others who can see it get 403."""
+    acc = await access(s, who, project_id)
+    if not (who.is_admin or acc.role in MANAGER_ROLES):
+        raise Forbidden("only the project's owners and admins may do this")
+    return acc
+
+
+def meets_requirements(project: Project, who: Principal, skills: dict[str, int]) -> str | None:
+    """``None`` when ``who`` meets the project's requirements, else the reason."""
+    req = project.requirements or {}
+    for skill, level in (req.get("skills") or {}).items():
+        if skills.get(skill, 0) < level:
+            return "assessment_required"
+    languages = req.get("languages")
+    if languages and not set(languages) & set(who.profile.get("languages") or []):
+        return "no_eligible_project"
+    countries = req.get("countries")
+    if countries and who.profile.get("country") not in countries:
+        return "no_eligible_project"
+    return None
+
+
+async def work_reason(s: AsyncSession, who: Principal, acc: Access) -> str | None:
+    """``None`` when ``who`` may take attempts on the project now, else why not."""
+    if who.status != "approved":
+        return "not_approved"
+    if acc.project.status != "active":
+        return "queue_empty"
+    if acc.role is None and not (acc.project.visibility == "open" and who.has("contributor")):
+        return "no_eligible_project"
+    if acc.role in MANAGER_ROLES:
+        return None
+    return meets_requirements(acc.project, who, await accounts.skills_of(s, who.id))
+
+
+def may_review(who: Principal, acc: Access) -> bool:
+    return acc.role in REVIEW_ROLES
+
+
+async def workable_projects(s: AsyncSession, who: Principal) -> list[Access]:
+    """Active projects ``who`` may work, members' projects first."""
+    if who.status != "approved":
+        return []
+    rows = (
+        await s.execute(
+            select(Project, Membership.role)
+            .outerjoin(
+                Membership,
+                (Membership.project_id == Project.id) & (Membership.user_id == who.id),
+            )
+            .where(
+                Project.status == "active",
+                (Membership.id.is_not(None)) | (Project.visibility == "open"),
+            )
+            .order_by(Membership.id.is_(None), Project.id)
+        )
+    ).all()
+    skills = await accounts.skills_of(s, who.id) if rows else {}
+    out: list[Access] = []
+    for project, role in rows:
+        acc = Access(project, role)
+        if role is None and not who.has("contributor"):
+            continue
+        if role in MANAGER_ROLES or meets_requirements(project, who, skills) is None:
+            out.append(acc)
+    return out
+
+
+async def list_projects(
+    s: AsyncSession, who: Principal, limit: int, after: int | None
+) -> list[dict[str, Any]]:
+    q = (
+        select(Project, Membership.role)
+        .outerjoin(
+            Membership, (Membership.project_id == Project.id) & (Membership.user_id == who.id)
+        )
+        .order_by(Project.id)
+    )
+    if after is not None:
+        q = q.where(Project.id > after)
+    if not who.is_admin:
+        q = q.where(
+            (Membership.id.is_not(None))
+            | ((Project.visibility == "open") & (Project.status != "draft"))
+        )
+    out: list[dict[str, Any]] = []
+    skills = await accounts.skills_of(s, who.id)
+    # Open projects are filtered by requirements here, so read in chunks until a page is full.
+    while len(out) <= limit:
+        rows = (await s.execute(q.limit(limit + 1))).all()
+        for project, role in rows:
+            visible = (
+                role is not None
+                or who.is_admin
+                or (who.status == "approved" and meets_requirements(project, who, skills) is None)
+            )
+            if visible:
+                out.append(project_out(project, role))
+        if len(rows) <= limit:
+            break
+        q = q.where(Project.id > rows[-1][0].id)
+    return out[: limit + 1]
+
+
+async def patch_project(s: AsyncSession, acc: Access, body: ProjectPatch, now: datetime) -> Project:
+    project = acc.project
+    changes = body.model_dump(exclude_unset=True)
+    has_items = await s.scalar(select(Item.id).where(Item.project_id == project.id).limit(1))
+    if "template" in changes and changes["template"] is not None:
+        template = parse_template(changes["template"], ["body", "template"])
+        if has_items and template.dump() != project.template:
+            raise Conflict("the template cannot change once items are imported")
+        project.template = template.dump()
+    if body.workflow is not None:
+        new = body.workflow.model_dump()
+        if has_items and new["overlap"] != (project.workflow or {}).get("overlap", 1):
+            raise Conflict("overlap cannot change once items are imported")
+        project.workflow = new
+    for key in ("name", "guidelines", "lease_minutes", "status", "visibility"):
+        if key in changes and changes[key] is not None:
+            setattr(project, key, changes[key])
+    if body.requirements is not None:
+        project.requirements = body.requirements.model_dump()
+    if body.models is not None:
+        project.models = {k: v.model_dump(exclude_none=True) for k, v in body.models.items()}
+    if body.quality is not None:
+        project.quality = body.quality.model_dump(exclude_none=True)
+    if body.export is not None:
+        project.export = body.export.model_dump(exclude_none=True)
+    _check_references(project, template_of(project))
+    project.updated_at = now
+    await s.flush()
+    return project
+
+
+async def add_member(
+    s: AsyncSession, acc: Access, user_id: str, role: str, now: datetime
+) -> Membership:
+    try:
+        user = await accounts.get_user(s, user_id)
+    except NotFound as exc:
+        raise InvalidInput(
+            "user_id: no such user", errors=[{"loc": ["body", "user_id"], "msg": "no such user"}]
+        ) from exc
+    existing = (
+        await s.execute(
+            select(Membership).where(
+                Membership.project_id == acc.project.id, Membership.user_id == user.id
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        existing.role = role
+        await s.flush()
+        return existing
+    member = Membership(project_id=acc.project.id, user_id=user.id, role=role, created_at=now)
+    s.add(member)
+    await s.flush()
+    return member
+
+
+async def list_members(
+    s: AsyncSession, project_id: int, limit: int, after: int | None
+) -> list[dict[str, Any]]:
+    q = (
+        select(Membership)
+        .where(Membership.project_id == project_id)
+        .order_by(Membership.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        q = q.where(Membership.id > after)
+    return [
+        {"id": str(m.id), "user_id": str(m.user_id), "role": m.role, "since": iso(m.created_at)}
+        for m in (await s.execute(q)).scalars()
+    ]
+
+
+# ---- items ---------------------------------------------------------------------------------
+
+
+class ItemChecker:
+    """Validates import rows one by one, naming the 1-based row of the first problem."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+
+    def check(self, row_no: int, raw: Any) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise self._fail(row_no, [], "must be an object with data (and optionally gold)")
+        try:
+            item = ItemIn.model_validate(raw)
+        except ValidationError as exc:
+            problems = pydantic_problems(exc, [])
+            raise self._fail(row_no, problems[0]["loc"], problems[0]["msg"]) from exc
+        problems = self.template.check_data(item.data, ["data"])
+        if not problems and item.gold is not None:
+            problems = self.template.check_answer(item.gold, item.data, ["gold"], partial=True)
+        if problems:
+            raise self._fail(row_no, problems[0]["loc"], problems[0]["msg"])
+        return item.model_dump()
+
+    @staticmethod
+    def _fail(row_no: int, loc: list[Any], msg: str) -> InvalidInput:
+        where = ".".join(str(p) for p in loc)
+        detail = f"row {row_no}: {where + ': ' if where else ''}{msg}"
+        return InvalidInput(detail, errors=[{"loc": ["body", row_no - 1, *loc], "msg": msg}])
+
+
+def check_rows(template: Template, rows: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    checker = ItemChecker(template)
+    for n, raw in enumerate(rows, start=1):
+        yield checker.check(n, raw)
+
+
+class ItemWriter:
+    """Inserts already-checked rows in batches, then opens their slots set-wise at the end.
+
+    Each batch runs in a savepoint, so a duplicate ``external_id`` is reported with its row
+    number instead of failing the whole transaction blindly.
+    """
+
+    def __init__(self, s: AsyncSession, project: Project, now: datetime, batch: int = 2000):
+        self.s = s
+        self.project = project
+        self.now = now
+        self.batch_size = batch
+        self.batch_id = secrets.token_hex(8)
+        self.pending: list[dict[str, Any]] = []
+        self.count = 0
+
+    async def add(self, row: dict[str, Any]) -> None:
+        self.pending.append(
+            {
+                "project_id": self.project.id,
+                "external_id": row.get("external_id"),
+                "data": row["data"],
+                "gold": row.get("gold"),
+                "priority": row.get("priority", 0),
+                "import_batch": self.batch_id,
+                "created_at": self.now,
+            }
+        )
+        if len(self.pending) >= self.batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        try:
+            async with self.s.begin_nested():
+                await self.s.execute(insert(Item), self.pending)
+        except IntegrityError as exc:
+            raise await self._duplicate(exc) from exc
+        self.count += len(self.pending)
+        self.pending = []
+
+    async def _duplicate(self, exc: IntegrityError) -> Conflict:
+        seen: dict[str, int] = {}
+        for offset, row in enumerate(self.pending):
+            ext = row["external_id"]
+            n = self.count + offset + 1
+            if ext is None:
+                continue
+            if ext in seen:
+                return Conflict(f"row {n}: external_id {ext!r} repeats row {seen[ext]}")
+            seen[ext] = n
+            taken = await self.s.scalar(
+                select(Item.id).where(Item.project_id == self.project.id, Item.external_id == ext)
+            )
+            if taken is not None:
+                return Conflict(f"row {n}: external_id {ext!r} already exists")
+        return Conflict(f"rows {self.count + 1}..{self.count + len(self.pending)}: {exc.orig}")
+
+    async def finish(self) -> int:
+        from inlier.workflow.service import open_attempt_slots
+
+        await self.flush()
+        overlap = int((self.project.workflow or {}).get("overlap", 1))
+        await open_attempt_slots(self.s, self.project.id, self.batch_id, overlap)
+        return self.count
+
+
+async def import_items(s: AsyncSession, acc: Access, rows: list[Any], now: datetime) -> int:
+    """Validate the whole batch, then insert it; a bad row rejects everything."""
+    checked = list(check_rows(acc.template, rows))
+    await _reject_taken_external_ids(s, acc.project.id, checked)
+    writer = ItemWriter(s, acc.project, now)
+    for row in checked:
+        await writer.add(row)
+    return await writer.finish()
+
+
+async def _reject_taken_external_ids(
+    s: AsyncSession, project_id: int, rows: list[dict[str, Any]]
+) -> None:
+    seen: dict[str, int] = {}
+    for n, row in enumerate(rows, start=1):
+        ext = row.get("external_id")
+        if ext is None:
+            continue
+        if ext in seen:
+            raise Conflict(f"row {n}: external_id {ext!r} repeats row {seen[ext]}")
+        seen[ext] = n
+    keys = list(seen)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        taken = (
+            await s.execute(
+                select(Item.external_id)
+                .where(Item.project_id == project_id, Item.external_id.in_(chunk))
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if taken is not None:
+            raise Conflict(f"row {seen[taken]}: external_id {taken!r} already exists")
+
+
+async def list_items(
+    s: AsyncSession, project_id: int, limit: int, after: int | None
+) -> list[dict[str, Any]]:
+    q = select(Item).where(Item.project_id == project_id).order_by(Item.id).limit(limit + 1)
+    if after is not None:
+        q = q.where(Item.id > after)
+    return [
+        {
+            "id": str(i.id),
+            "external_id": i.external_id,
+            "data": i.data,
+            "gold": i.gold,
+            "priority": i.priority,
+            "created_at": iso(i.created_at),
+        }
+        for i in (await s.execute(q)).scalars()
+    ]
+
+
+async def count_items(s: AsyncSession, project_id: int) -> int:
+    return int(await s.scalar(select(func.count()).where(Item.project_id == project_id)) or 0)
+
+
+async def import_file(
+    db: Any,
+    acc: Access,
+    path: Any,
+    fmt: str,
+    now: datetime,
+    on_checked: Any = None,
+    on_written: Any = None,
+) -> int:
+    """Two streaming passes over a file: check every row, then write them in one transaction.
+
+    Memory stays flat whatever the file's size; a bad row stops the import before anything
+    is written, and a duplicate found while writing rolls everything back.
+    """
+    from inlier.projects.files import read_rows
+
+    for _ in check_rows(acc.template, read_rows(path, fmt, acc.template, on_checked)):
+        pass
+    async with db.session() as s:
+        project = await s.get(Project, acc.project.id)
+        assert project is not None
+        writer = ItemWriter(s, project, now)
+        checker = ItemChecker(acc.template)
+        for n, raw in enumerate(read_rows(path, fmt, acc.template, on_written), start=1):
+            await writer.add(checker.check(n, raw))
+        return await writer.finish()

@@ -1,0 +1,94 @@
+"""The interface every question type implements, and the template shapes they plug into."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Loc = list[str | int]
+Problems = list[dict[str, Any]]
+
+FIELD_TYPES = ("text", "markdown", "chat", "steps", "code", "image_url")
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GeneratedSpec(Strict):
+    model: str = Field(default="default", max_length=200)
+    from_: list[str] = Field(default_factory=list, alias="from")
+    max_regenerations: int = Field(default=3, ge=0, le=100)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FieldSpec(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    type: Literal["text", "markdown", "chat", "steps", "code", "image_url"]
+    title: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=40, description="for code fields")
+    generated: GeneratedSpec | None = None
+
+
+class QuestionSpec(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    type: str = Field(max_length=40)
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=100_000)
+    required: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+    # `text` questions may carry their length bounds at the top level too.
+    min_length: int | None = Field(default=None, ge=0, le=100_000)
+    max_length: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class TemplateSpec(Strict):
+    fields: list[FieldSpec] = Field(default_factory=list, max_length=100)
+    questions: list[QuestionSpec] = Field(min_length=1, max_length=100)
+
+
+def pydantic_problems(exc: ValidationError, loc: Loc) -> Problems:
+    out: Problems = []
+    for e in exc.errors():
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        out.append({"loc": [*loc, *e["loc"]], "msg": msg})
+    return out
+
+
+class QuestionKind:
+    """One question type: its options, its answer shape and how answers are checked."""
+
+    type: ClassVar[str]
+    Options: ClassVar[builtins.type[Strict]]
+
+    def options(self, q: QuestionSpec) -> Any:
+        return self.Options.model_validate(q.options)
+
+    def check_options(self, q: QuestionSpec, fields: dict[str, FieldSpec], loc: Loc) -> Problems:
+        """Problems with the question's options (loc points at the question)."""
+        try:
+            opts = self.options(q)
+        except ValidationError as exc:
+            return pydantic_problems(exc, [*loc, "options"])
+        return self.check_parsed_options(q, opts, fields, loc)
+
+    def check_parsed_options(
+        self, q: QuestionSpec, opts: Any, fields: dict[str, FieldSpec], loc: Loc
+    ) -> Problems:
+        return []
+
+    def check_answer(self, q: QuestionSpec, value: Any, data: dict[str, Any], loc: Loc) -> Problems:
+        """Problems with one answer value; ``data`` is the item's fields."""
+        raise NotImplementedError
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def problem(loc: Loc, msg: str) -> Problems:
+    return [{"loc": loc, "msg": msg}]

@@ -1,0 +1,76 @@
+"""`step_review`: judge a model's chain of thought step by step (PRM800K-style labels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inlier.questions.base import Loc, Problems, QuestionKind, QuestionSpec, Strict, problem
+
+VERDICT_LABELS = {"approve": {1}, "improve": {0, -1}, "reject": {-1}}
+
+
+class StepReviewOptions(Strict):
+    steps_field: str
+    stop_at_first_error: bool = False
+    ask_final_answer: bool = True
+
+
+class StepReview(QuestionKind):
+    type = "step_review"
+    Options = StepReviewOptions
+
+    def check_parsed_options(self, q: QuestionSpec, opts: Any, fields: Any, loc: Loc) -> Problems:
+        f = fields.get(opts.steps_field)
+        if f is None:
+            return problem([*loc, "options", "steps_field"], f"no field named {opts.steps_field!r}")
+        if f.type != "steps":
+            return problem([*loc, "options", "steps_field"], "must name a field of type steps")
+        return []
+
+    def check_answer(self, q: QuestionSpec, value: Any, data: dict[str, Any], loc: Loc) -> Problems:
+        opts = self.options(q)
+        if not isinstance(value, dict):
+            return problem(loc, 'must be {"steps": [...], "final_answer_correct": bool}')
+        for key in value:
+            if key not in ("steps", "final_answer_correct"):
+                return problem([*loc, key], "unknown field")
+        steps = value.get("steps")
+        if not isinstance(steps, list) or not steps:
+            return problem([*loc, "steps"], "must be a non-empty list of step verdicts")
+        for i, step in enumerate(steps):
+            sloc: Loc = [*loc, "steps", i]
+            if not isinstance(step, dict):
+                return problem(sloc, "must be {verdict, label, rewrite?}")
+            for key in step:
+                if key not in ("verdict", "label", "rewrite"):
+                    return problem([*sloc, key], "unknown field")
+            verdict = step.get("verdict")
+            if verdict not in VERDICT_LABELS:
+                return problem([*sloc, "verdict"], 'must be "approve", "improve" or "reject"')
+            label = step.get(
+                "label", 1 if verdict == "approve" else -1 if verdict == "reject" else None
+            )
+            if label not in VERDICT_LABELS[verdict] or isinstance(label, bool):
+                allowed = sorted(VERDICT_LABELS[verdict])
+                return problem([*sloc, "label"], f"with {verdict} the label is one of {allowed}")
+            rewrite = step.get("rewrite")
+            if verdict == "improve" and (not isinstance(rewrite, str) or not rewrite.strip()):
+                return problem([*sloc, "rewrite"], "an improved step needs its rewrite")
+            if rewrite is not None and (not isinstance(rewrite, str) or len(rewrite) > 100_000):
+                return problem([*sloc, "rewrite"], "must be a string of at most 100000 characters")
+        known = data.get(opts.steps_field)
+        if isinstance(known, list):
+            first_bad = next((i for i, s in enumerate(steps) if s.get("label", 1) == -1), None)
+            stopped_early = opts.stop_at_first_error and first_bad is not None
+            if stopped_early and first_bad is not None and len(steps) != first_bad + 1:
+                return problem([*loc, "steps"], "stop at the first wrong step")
+            if not stopped_early and len(steps) != len(known):
+                return problem([*loc, "steps"], f"judge each of the {len(known)} steps")
+        final = value.get("final_answer_correct")
+        if final is not None and not isinstance(final, bool):
+            return problem([*loc, "final_answer_correct"], "must be true or false")
+        if opts.ask_final_answer and final is None and q.required:
+            return problem(
+                [*loc, "final_answer_correct"], "say whether the final answer is correct"
+            )
+        return []

@@ -1,0 +1,44 @@
+"""One settings object for the whole deployment, read from ``INLIER_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INLIER_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./inlier.db",
+        description="sqlite:///path.db or postgresql://user@host/db",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Signs session cookies; when unset a key is generated once and kept in the database."
+        ),
+    )
+    login_max_failures: int = 10
+    login_window_minutes: int = 15
+    max_body_bytes: int = 16 * 1024 * 1024
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    log_json: bool = True
+    idempotency_hours: int = 24
+
+
+def async_database_url(url: str) -> str:
+    """Map the user-facing URL to the async driver SQLAlchemy needs."""
+    if url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://"):
+        return url
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"unsupported database URL: {url!r} (use sqlite:/// or postgresql://)")
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")

@@ -1,0 +1,544 @@
+"""The queue: who gets which slot next, leases, drafts, submissions and reviews.
+
+Every function runs inside the caller's transaction. On PostgreSQL the slot a person gets is
+locked with ``FOR UPDATE SKIP LOCKED`` so concurrent callers never wait on each other; SQLite
+runs one writer at a time (``BEGIN IMMEDIATE``), which gives the same guarantees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inlier.accounts.service import Principal
+from inlier.kit.clock import iso
+from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
+from inlier.kit.ids import parse_id
+from inlier.projects import service as projects
+from inlier.projects.models import Item, Project
+from inlier.workflow.models import DONE, LEASED, OPEN, Assignment, Response, Slot, Touch
+from inlier.workflow.schemas import SubmitIn
+
+ATTEMPT, REVIEW = "attempt", "review"
+VERDICT_STATUS = {"approve": "approved", "improve": "improved", "reject": "rejected"}
+
+
+# ---- slots ---------------------------------------------------------------------------------
+
+
+async def open_attempt_slots(s: AsyncSession, project_id: int, batch_id: str, overlap: int) -> None:
+    """One attempt slot per (item, replica) for a freshly imported batch, in item order."""
+    replicas = union_all(*(select(literal(r).label("r")) for r in range(overlap))).subquery()
+    source = (
+        select(
+            Item.project_id,
+            Item.id,
+            literal(ATTEMPT),
+            replicas.c.r,
+            literal(OPEN),
+            Item.priority,
+        )
+        .select_from(Item)
+        .join(replicas, literal(True))
+        .where(Item.import_batch == batch_id)
+        .order_by(Item.id, replicas.c.r)
+    )
+    await s.execute(
+        insert(Slot).from_select(
+            ["project_id", "item_id", "stage", "replica", "state", "priority"], source
+        )
+    )
+
+
+async def reclaim_expired(s: AsyncSession, project_id: int, now: datetime, pg: bool) -> int:
+    """Expired leases go back to the queue; the person who let one lapse may get it again."""
+    q = select(Slot.id, Slot.assignment_id, Slot.item_id, Slot.leased_by).where(
+        Slot.project_id == project_id, Slot.state == LEASED, Slot.lease_expires_at <= now
+    )
+    if pg:
+        q = q.with_for_update(skip_locked=True)
+    rows = (await s.execute(q.limit(500))).all()
+    if not rows:
+        return 0
+    await s.execute(
+        update(Slot)
+        .where(Slot.id.in_([r.id for r in rows]), Slot.state == LEASED)
+        .values(state=OPEN, leased_by=None, lease_expires_at=None, assignment_id=None)
+    )
+    await s.execute(
+        update(Assignment)
+        .where(Assignment.id.in_([r.assignment_id for r in rows]), Assignment.state == "active")
+        .values(state="expired", ended_at=now)
+    )
+    for r in rows:
+        await _untouch(s, r.item_id, r.leased_by)
+    return len(rows)
+
+
+async def _untouch(s: AsyncSession, item_id: int, user_id: int | None) -> None:
+    if user_id is not None:
+        await s.execute(delete(Touch).where(Touch.item_id == item_id, Touch.user_id == user_id))
+
+
+async def _pick_slot(
+    s: AsyncSession, project_id: int, stage: str, user_id: int, pg: bool
+) -> tuple[int, int] | None:
+    touched = select(Touch.id).where(Touch.item_id == Slot.item_id, Touch.user_id == user_id)
+    q = (
+        select(Slot.id, Slot.item_id)
+        .where(
+            Slot.project_id == project_id,
+            Slot.stage == stage,
+            Slot.state == OPEN,
+            ~touched.exists(),
+        )
+        .order_by(Slot.priority.desc(), Slot.id)
+        .limit(1)
+    )
+    if pg:
+        q = q.with_for_update(skip_locked=True, of=Slot)
+    row = (await s.execute(q)).first()
+    return (row.id, row.item_id) if row else None
+
+
+async def _held(s: AsyncSession, user_id: int, project_id: int) -> Assignment | None:
+    return (
+        await s.execute(
+            select(Assignment).where(
+                Assignment.user_id == user_id,
+                Assignment.project_id == project_id,
+                Assignment.state == "active",
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def _lease(
+    s: AsyncSession,
+    acc: projects.Access,
+    who: Principal,
+    slot_id: int,
+    item_id: int,
+    stage: str,
+    now: datetime,
+) -> Assignment:
+    expires = now + timedelta(minutes=acc.project.lease_minutes)
+    a = Assignment(
+        slot_id=slot_id,
+        project_id=acc.project.id,
+        item_id=item_id,
+        user_id=who.id,
+        stage=stage,
+        state="active",
+        created_at=now,
+        expires_at=expires,
+        active_seconds=0,
+    )
+    # A draft left on a lapsed lease of the same slot comes back with it.
+    previous = (
+        await s.execute(
+            select(Assignment.draft, Assignment.draft_saved_at)
+            .where(
+                Assignment.slot_id == slot_id,
+                Assignment.user_id == who.id,
+                Assignment.draft.is_not(None),
+            )
+            .order_by(Assignment.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if previous is not None:
+        a.draft, a.draft_saved_at = previous.draft, previous.draft_saved_at
+    s.add(a)
+    await s.flush()
+    result = await s.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.state == OPEN)
+        .values(state=LEASED, leased_by=who.id, lease_expires_at=expires, assignment_id=a.id)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the slot was taken; try again")
+    s.add(Touch(item_id=item_id, user_id=who.id))
+    await s.flush()
+    return a
+
+
+async def next_assignment(
+    s: AsyncSession, who: Principal, project_id: str | None, now: datetime, pg: bool
+) -> tuple[Assignment | None, projects.Access | None, str | None]:
+    """The person's current lease, or a new one on the best open slot, or why there is none."""
+    if project_id is not None:
+        acc = await projects.access(s, who, project_id)
+        reason = await projects.work_reason(s, who, acc)
+        if reason is not None:
+            return None, None, reason
+        candidates = [acc]
+    else:
+        candidates = await projects.workable_projects(s, who)
+        if not candidates:
+            return None, None, "not_approved" if who.status != "approved" else "no_eligible_project"
+    for acc in candidates:
+        await reclaim_expired(s, acc.project.id, now, pg)
+        held = await _held(s, who.id, acc.project.id)
+        if held is not None:
+            return held, acc, None
+    for acc in candidates:
+        stages = (REVIEW, ATTEMPT) if projects.may_review(who, acc) else (ATTEMPT,)
+        for stage in stages:
+            picked = await _pick_slot(s, acc.project.id, stage, who.id, pg)
+            if picked is not None:
+                a = await _lease(s, acc, who, picked[0], picked[1], stage, now)
+                return a, acc, None
+    return None, None, "queue_empty"
+
+
+# ---- the holder's actions ------------------------------------------------------------------
+
+
+async def own_assignment(s: AsyncSession, who: Principal, assignment_id: str) -> Assignment:
+    """Someone else's assignment does not exist for you."""
+    a = await s.get(Assignment, parse_id(assignment_id, "assignment"))
+    if a is None or a.user_id != who.id:
+        raise NotFound("assignment not found")
+    return a
+
+
+def _require_live(a: Assignment, now: datetime) -> None:
+    if a.state != "active":
+        raise LeaseLost(f"this assignment is {a.state}; it is no longer yours")
+    if a.expires_at <= now:
+        raise LeaseLost("the lease expired; the slot went back to the queue")
+
+
+async def heartbeat(
+    s: AsyncSession, who: Principal, assignment_id: str, active_seconds: int, now: datetime
+) -> Assignment:
+    a = await own_assignment(s, who, assignment_id)
+    _require_live(a, now)
+    project = await s.get(Project, a.project_id)
+    assert project is not None
+    a.active_seconds = max(a.active_seconds, active_seconds)
+    a.expires_at = now + timedelta(minutes=project.lease_minutes)
+    await s.execute(update(Slot).where(Slot.id == a.slot_id).values(lease_expires_at=a.expires_at))
+    await s.flush()
+    return a
+
+
+async def give_back(
+    s: AsyncSession, who: Principal, assignment_id: str, how: str, now: datetime
+) -> Assignment:
+    """``skip`` (never offered this item again) or ``release`` (back to the queue, for anyone)."""
+    a = await own_assignment(s, who, assignment_id)
+    _require_live(a, now)
+    a.state = "skipped" if how == "skip" else "released"
+    a.ended_at = now
+    await s.execute(
+        update(Slot)
+        .where(Slot.id == a.slot_id, Slot.assignment_id == a.id)
+        .values(state=OPEN, leased_by=None, lease_expires_at=None, assignment_id=None)
+    )
+    if how == "release":
+        await _untouch(s, a.item_id, who.id)
+    await s.flush()
+    return a
+
+
+async def save_draft(
+    s: AsyncSession, who: Principal, assignment_id: str, answer: dict[str, Any], now: datetime
+) -> Assignment:
+    a = await own_assignment(s, who, assignment_id)
+    _require_live(a, now)
+    a.draft = answer
+    a.draft_saved_at = now
+    await s.flush()
+    return a
+
+
+def _body_hash(body: SubmitIn) -> str:
+    canonical = json.dumps(
+        body.model_dump(exclude_unset=True), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _sampled(response_id: int, rate: float) -> bool:
+    if rate <= 0:
+        return False
+    if rate >= 1:
+        return True
+    digest = hashlib.sha256(f"review:{response_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+async def submit(
+    s: AsyncSession,
+    who: Principal,
+    assignment_id: str,
+    body: SubmitIn,
+    key: str | None,
+    now: datetime,
+) -> tuple[Response, bool]:
+    """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
+    a = await own_assignment(s, who, assignment_id)
+    digest = _body_hash(body)
+    if a.response_id is not None:
+        if key is not None and key == a.idempotency_key:
+            if digest != a.request_hash:
+                raise Conflict("this Idempotency-Key was already used with a different body")
+            existing = await s.get(Response, a.response_id)
+            assert existing is not None
+            return existing, False
+        raise LeaseLost("this assignment was already submitted")
+    _require_live(a, now)
+    item = await s.get(Item, a.item_id)
+    acc = projects.Access(await _project(s, a.project_id), None)
+    assert item is not None
+    if a.stage == ATTEMPT:
+        response = await _submit_attempt(s, who, a, acc, item, body, now)
+    else:
+        response = await _submit_review(s, who, a, acc, item, body, now)
+    a.state = "submitted"
+    a.ended_at = now
+    a.idempotency_key = key
+    a.request_hash = digest
+    a.response_id = response.id
+    a.active_seconds = response.active_seconds
+    await s.execute(
+        update(Slot)
+        .where(Slot.id == a.slot_id)
+        .values(state=DONE, leased_by=None, lease_expires_at=None)
+    )
+    await s.flush()
+    return response, True
+
+
+async def _project(s: AsyncSession, project_id: int) -> Project:
+    project = await s.get(Project, project_id)
+    assert project is not None
+    return project
+
+
+def _reject_fields(body: SubmitIn, names: tuple[str, ...], stage: str) -> None:
+    present = body.model_fields_set
+    for name in names:
+        if name in present:
+            raise InvalidInput(
+                f"{name}: not part of a submission for the {stage} stage",
+                errors=[{"loc": ["body", name], "msg": f"not allowed for the {stage} stage"}],
+            )
+
+
+def _check_answer(acc: projects.Access, answer: Any, item: Item) -> None:
+    problems = acc.template.check_answer(answer, item.data, ["body", "answer"])
+    if problems:
+        first = problems[0]
+        raise InvalidInput(
+            f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}", errors=problems
+        )
+
+
+async def _submit_attempt(
+    s: AsyncSession,
+    who: Principal,
+    a: Assignment,
+    acc: projects.Access,
+    item: Item,
+    body: SubmitIn,
+    now: datetime,
+) -> Response:
+    _reject_fields(body, ("verdict", "feedback", "score"), ATTEMPT)
+    if body.answer is None:
+        raise InvalidInput(
+            "answer: required", errors=[{"loc": ["body", "answer"], "msg": "field required"}]
+        )
+    _check_answer(acc, body.answer, item)
+    response = Response(
+        project_id=a.project_id,
+        item_id=a.item_id,
+        slot_id=a.slot_id,
+        assignment_id=a.id,
+        user_id=who.id,
+        stage=ATTEMPT,
+        answer=body.answer,
+        active_seconds=max(a.active_seconds, body.active_seconds or 0),
+        created_at=now,
+        status="submitted",
+        generation_ids=body.generation_ids,
+    )
+    s.add(response)
+    await s.flush()
+    rate = float(((acc.project.workflow or {}).get("review") or {}).get("sample_rate", 0.0))
+    if _sampled(response.id, rate):
+        response.needs_review = True
+        s.add(
+            Slot(
+                project_id=a.project_id,
+                item_id=a.item_id,
+                stage=REVIEW,
+                replica=0,
+                state=OPEN,
+                priority=item.priority,
+                target_response_id=response.id,
+            )
+        )
+        await s.flush()
+    return response
+
+
+async def _submit_review(
+    s: AsyncSession,
+    who: Principal,
+    a: Assignment,
+    acc: projects.Access,
+    item: Item,
+    body: SubmitIn,
+    now: datetime,
+) -> Response:
+    _reject_fields(body, ("generation_ids",), REVIEW)
+    if body.verdict is None:
+        raise InvalidInput(
+            "verdict: required", errors=[{"loc": ["body", "verdict"], "msg": "field required"}]
+        )
+    slot = await s.get(Slot, a.slot_id)
+    assert slot is not None and slot.target_response_id is not None
+    target = await s.get(Response, slot.target_response_id)
+    assert target is not None
+    if body.verdict == "improve":
+        if body.answer is None:
+            raise InvalidInput(
+                "answer: an improvement carries the edited answer",
+                errors=[{"loc": ["body", "answer"], "msg": "required when the verdict is improve"}],
+            )
+        _check_answer(acc, body.answer, item)
+    elif body.answer is not None:
+        raise InvalidInput(
+            "answer: only an improvement carries an answer",
+            errors=[{"loc": ["body", "answer"], "msg": "only allowed when the verdict is improve"}],
+        )
+    review = Response(
+        project_id=a.project_id,
+        item_id=a.item_id,
+        slot_id=a.slot_id,
+        assignment_id=a.id,
+        user_id=who.id,
+        stage=REVIEW,
+        answer=body.answer,
+        active_seconds=max(a.active_seconds, body.active_seconds or 0),
+        created_at=now,
+        status=VERDICT_STATUS[body.verdict],
+        target_response_id=target.id,
+        verdict=body.verdict,
+        feedback=body.feedback,
+        score=body.score,
+    )
+    s.add(review)
+    await s.flush()
+    target.status = VERDICT_STATUS[body.verdict]
+    target.review_id = review.id
+    if body.verdict == "reject":
+        # The attempt's slot opens again; its author already touched the item, so someone
+        # else will do it.
+        await s.execute(
+            update(Slot)
+            .where(Slot.id == target.slot_id)
+            .values(state=OPEN, leased_by=None, lease_expires_at=None, assignment_id=None)
+        )
+    await s.flush()
+    return review
+
+
+# ---- views ---------------------------------------------------------------------------------
+
+
+async def assignment_out(
+    s: AsyncSession, a: Assignment, acc: projects.Access | None, *, with_draft: bool = False
+) -> dict[str, Any]:
+    project = acc.project if acc else await _project(s, a.project_id)
+    item = await s.get(Item, a.item_id)
+    assert item is not None
+    under_review = None
+    if a.stage == REVIEW:
+        slot = await s.get(Slot, a.slot_id)
+        target = await s.get(Response, slot.target_response_id) if slot else None
+        if target is not None:
+            under_review = {"response_id": str(target.id), "answer": target.answer}
+    out: dict[str, Any] = {
+        "id": str(a.id),
+        "project_id": str(a.project_id),
+        "stage": a.stage,
+        "state": a.state,
+        "item": {"id": str(item.id), "data": item.data},
+        "template": project.template,
+        "under_review": under_review,
+        "expires_at": iso(a.expires_at),
+        "active_seconds": a.active_seconds,
+    }
+    if with_draft:
+        out["draft"] = (
+            {"answer": a.draft, "saved_at": iso(a.draft_saved_at)} if a.draft is not None else None
+        )
+    return out
+
+
+def response_out(r: Response) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": str(r.id),
+        "assignment_id": str(r.assignment_id),
+        "project_id": str(r.project_id),
+        "item_id": str(r.item_id),
+        "stage": r.stage,
+        "answer": r.answer,
+        "active_seconds": r.active_seconds,
+        "status": r.status,
+        "created_at": iso(r.created_at),
+        "generation_ids": r.generation_ids or [],
+    }
+    if r.stage == REVIEW:
+        out.update(
+            verdict=r.verdict,
+            feedback=r.feedback,
+            score=r.score,
+            target_response_id=str(r.target_response_id),
+        )
+    else:
+        out["needs_review"] = r.needs_review
+    return out
+
+
+async def stats(s: AsyncSession, project_id: int) -> dict[str, Any]:
+    slot_counts = dict(
+        (
+            await s.execute(
+                select(Slot.state, func.count())
+                .where(Slot.project_id == project_id)
+                .group_by(Slot.state)
+            )
+        ).all()
+    )
+    verdicts = dict(
+        (
+            await s.execute(
+                select(Response.verdict, func.count())
+                .where(Response.project_id == project_id, Response.stage == REVIEW)
+                .group_by(Response.verdict)
+            )
+        ).all()
+    )
+    responses = await s.scalar(
+        select(func.count()).where(Response.project_id == project_id, Response.stage == ATTEMPT)
+    )
+    return {
+        "items": await projects.count_items(s, project_id),
+        "slots": {k: int(slot_counts.get(k, 0)) for k in (OPEN, LEASED, DONE)},
+        "responses": int(responses or 0),
+        "reviews": {
+            "approved": int(verdicts.get("approve", 0)),
+            "improved": int(verdicts.get("improve", 0)),
+            "rejected": int(verdicts.get("reject", 0)),
+        },
+    }
