@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from inlier import __version__
 from inlier.accounts.api import router as accounts_router
+from inlier.accounts.passwords import Passwords
 from inlier.db.engine import Database
 from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.db = db
     app.state.clock = clock or Clock()
     app.state.pg = not is_sqlite(settings.database_url)
+    app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)

@@ -35,6 +35,7 @@ async def create_token(body: TokenIn, request: Request) -> dict[str, Any]:
             now=now,
             max_failures=settings.login_max_failures,
             window=timedelta(minutes=settings.login_window_minutes),
+            passwords=app.state.passwords,
         )
         if user is not None:
             token = await service.issue_token(s, user, now=now, name="api")
@@ -59,6 +60,7 @@ async def create_user(body: UserIn, who: Admin, s: Tx, request: Request) -> dict
         roles=list(body.roles),
         profile=body.profile.model_dump(exclude_none=True),
         now=request.app.state.clock.now(),
+        passwords=request.app.state.passwords,
     )
     return await service.user_out(s, user)
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.accounts.models import ApiToken, LoginFailure, Meta, User, UserSkill
-from inlier.accounts.passwords import hash_password, new_token, token_digest, verify_password
+from inlier.accounts.passwords import Passwords, new_token, token_digest
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, RateLimited, invalid
 from inlier.kit.ids import parse_id
@@ -54,6 +54,7 @@ async def create_user(
     roles: list[str],
     profile: dict[str, Any] | None,
     now: datetime,
+    passwords: Passwords,
     status: str = "approved",
 ) -> User:
     if len(password) < 8:
@@ -61,7 +62,7 @@ async def create_user(
     user = User(
         email=normalize_email(email),
         name=name,
-        password_hash=hash_password(password),
+        password_hash=passwords.hash(password),
         roles=sorted(set(roles)),
         profile=profile or {},
         status=status,
@@ -84,6 +85,11 @@ async def get_user(s: AsyncSession, user_id: str | int) -> User:
     return user
 
 
+async def lock_user(s: AsyncSession, user_id: int) -> None:
+    """Serialize one person's concurrent requests where it matters (PostgreSQL row lock)."""
+    await s.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 async def find_user_by_email(s: AsyncSession, email: str) -> User | None:
     res = await s.execute(select(User).where(User.email == normalize_email(email)))
     return res.scalar_one_or_none()
@@ -98,6 +104,7 @@ async def authenticate(
     now: datetime,
     max_failures: int,
     window: timedelta,
+    passwords: Passwords,
 ) -> User | None:
     """Check a password; ``None`` (with the failure recorded) when it is wrong.
 
@@ -120,7 +127,7 @@ async def authenticate(
                 headers={"Retry-After": str(max(wait, 1))},
             )
     user = await find_user_by_email(s, email)
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = passwords.verify(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
         s.add(LoginFailure(email=email, address=address, at=now))
         await s.flush()

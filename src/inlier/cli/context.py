@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy import select
 
 from inlier.accounts.models import User
+from inlier.accounts.passwords import Passwords
 from inlier.accounts.service import Principal, find_user_by_email, principal_of
 from inlier.db.engine import Database
 from inlier.kit.errors import DomainError
@@ -62,6 +63,10 @@ async def acting_user(db: Database, email: str | None) -> Principal:
             if user is None:
                 raise DomainError("no admin yet; run `inlier init` first")
         return principal_of(user)
+
+
+def passwords_for(settings: Settings) -> Passwords:
+    return Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
 
 
 def read_secret(from_stdin: bool, prompt: str) -> str:

@@ -21,7 +21,16 @@ from rich.progress import (
 
 from inlier.accounts import service as accounts
 from inlier.accounts.schemas import UserIn
-from inlier.cli.context import acting_user, console, dump, out, read_secret, run, settings_from
+from inlier.cli.context import (
+    acting_user,
+    console,
+    dump,
+    out,
+    passwords_for,
+    read_secret,
+    run,
+    settings_from,
+)
 from inlier.db import migrate
 from inlier.db.engine import Database
 from inlier.kit.clock import Clock
@@ -109,6 +118,7 @@ def init(
                 roles=["admin"],
                 profile={},
                 now=Clock().now(),
+                passwords=passwords_for(settings),
             )
             await accounts.secret_key(s)
             return f"created admin {user.email} (id {user.id})"
@@ -158,7 +168,7 @@ def demo(
 
     settings = settings_from(database_url)
     migrate.upgrade(settings.database_url)
-    logins = run(settings, lambda db: seed(db, Clock()))
+    logins = run(settings, lambda db: seed(db, Clock(), passwords_for(settings)))
     out.print("\n[bold]Inlier demo[/bold] — sign in with any of these (email / password):\n")
     for email, password, roles in logins:
         out.print(f"  {email} / {password}    [dim]({roles})[/dim]")
@@ -208,6 +218,7 @@ def users_create(
                 roles=list(body.roles),
                 profile=body.profile.model_dump(exclude_none=True),
                 now=Clock().now(),
+                passwords=passwords_for(settings),
             )
             return await accounts.user_out(s, user)
 

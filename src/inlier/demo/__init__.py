@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from inlier.accounts import service as accounts
 from inlier.accounts.models import User
+from inlier.accounts.passwords import Passwords
 from inlier.db.engine import Database
 from inlier.kit.clock import Clock
 from inlier.projects import service as projects
@@ -54,7 +55,7 @@ def _load(name: str) -> Any:
     return json.loads(resources.files("inlier.demo").joinpath(name).read_text("utf-8"))
 
 
-async def seed(db: Database, clock: Clock) -> list[tuple[str, str, str]]:
+async def seed(db: Database, clock: Clock, passwords: Passwords) -> list[tuple[str, str, str]]:
     """Create the demo people and projects once; returns (email, password, roles) to print."""
     now = clock.now()
     logins = [(email, PASSWORD, ", ".join(roles)) for email, _, roles, _ in PEOPLE]
@@ -64,7 +65,14 @@ async def seed(db: Database, clock: Clock) -> list[tuple[str, str, str]]:
         users: dict[str, User] = {}
         for email, name, roles, profile in PEOPLE:
             users[email] = await accounts.create_user(
-                s, email=email, name=name, password=PASSWORD, roles=roles, profile=profile, now=now
+                s,
+                email=email,
+                name=name,
+                password=PASSWORD,
+                roles=roles,
+                profile=profile,
+                now=now,
+                passwords=passwords,
             )
         for email in ("cardio@demo.inlier", "reviewer@demo.inlier"):
             await accounts.set_skill(s, users[email].id, "medicine.cardiology", 3, now)

@@ -4,6 +4,7 @@ every route relies on (JSON only, size limit, no NUL or unpaired surrogates)."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
@@ -19,8 +20,14 @@ from inlier.kit.errors import problem
 log = structlog.get_logger("inlier.http")
 
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+# Bodies that might hold NaN, an infinity, or a number too large for a float (1e400).
+_NON_FINITE_HINT = re.compile("NaN|Infinity|[eE][+]?[0-9]{3}|[0-9]{309}")
+BAD_CHARS_MSG = "NUL characters and unpaired surrogates are not allowed"
+NON_FINITE_MSG = "NaN and infinite numbers are not JSON"
 JSON_TYPES = ("application/json", "application/problem+json")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq")
+# Routes that take NDJSON as well as JSON ("NDJSON where stated" in the API contract).
+NDJSON_PATHS = (re.compile(r"^/api/v1/projects/[^/]+/items/?$"),)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -45,14 +52,33 @@ class Metrics:
         )
 
 
-def _find_bad(value: Any, loc: list[Any]) -> list[Any] | None:
+class _NonFinite:
+    """Stands for a NaN or an infinity while we look for where it sits."""
+
+
+_NON_FINITE = _NonFinite()
+
+
+def _finite_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else _NON_FINITE
+
+
+def _safe_key(key: str) -> str:
+    """A key as it may appear in an error's loc: bad characters escaped, so it can be encoded."""
+    return _BAD_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
+
+
+def _find_bad(value: Any, loc: list[Any]) -> tuple[list[Any], str] | None:
     if isinstance(value, str):
-        return loc if _BAD_CHARS.search(value) else None
+        return (loc, BAD_CHARS_MSG) if _BAD_CHARS.search(value) else None
+    if value is _NON_FINITE:
+        return loc, NON_FINITE_MSG
     if isinstance(value, dict):
         for k, v in value.items():
             if _BAD_CHARS.search(k):
-                return [*loc, k]
-            found = _find_bad(v, [*loc, k])
+                return [*loc, _safe_key(k)], BAD_CHARS_MSG
+            found = _find_bad(v, [*loc, _safe_key(k)])
             if found is not None:
                 return found
     elif isinstance(value, list):
@@ -63,23 +89,50 @@ def _find_bad(value: Any, loc: list[Any]) -> list[Any] | None:
     return None
 
 
-def bad_char_location(body: bytes, ndjson: bool) -> list[Any] | None:
-    """Where a NUL or an unpaired surrogate sits in a JSON body, if anywhere."""
-    if b"\x00" in body:
-        return ["body"]
-    if b"\\u" not in body and b"\\U" not in body:
-        return None  # only escapes can produce either once the bytes are valid UTF-8
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_constant=lambda _: _NON_FINITE, parse_float=_finite_float)
+
+
+def bad_value_location(text: str, ndjson: bool) -> tuple[list[Any], str] | None:
+    """Where a NUL, an unpaired surrogate, a NaN or an infinity sits in a JSON body, if anywhere.
+
+    ``text`` is the body decoded as strict UTF-8, so raw surrogates cannot be in it: only
+    escapes produce those, and only a few spellings produce the numbers JSON does not have.
+    """
+    if "\x00" in text:
+        return ["body"], BAD_CHARS_MSG
+    if "\\u" not in text and "\\U" not in text and not _NON_FINITE_HINT.search(text):
+        return None
     try:
         if ndjson:
-            for n, line in enumerate(body.splitlines()):
+            # Lines end at \n only: U+2028 and friends may stand inside a JSON string.
+            for n, line in enumerate(text.split("\n")):
                 if line.strip():
-                    found = _find_bad(json.loads(line), ["body", n])
+                    found = _find_bad(_loads(line), ["body", n])
                     if found is not None:
                         return found
             return None
-        return _find_bad(json.loads(body), ["body"])
+        return _find_bad(_loads(text), ["body"])
     except (ValueError, RecursionError):
         return None  # malformed JSON is reported by the route's own parsing
+
+
+def _where(loc: list[Any]) -> str:
+    """``row 7777: data.prompt`` inside an array (an import, 1-based), else ``body.name``."""
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        rest = ".".join(str(p) for p in loc[2:])
+        return f"row {loc[1] + 1}" + (f": {rest}" if rest else "")
+    return ".".join(str(p) for p in loc)
+
+
+def _invalid(loc: list[Any], msg: str) -> Any:
+    return problem(
+        422,
+        "Invalid input",
+        f"{_where(loc)}: {msg}",
+        "invalid-input",
+        errors=[{"loc": loc, "msg": msg}],
+    )
 
 
 class Plumbing:
@@ -152,7 +205,7 @@ class Plumbing:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        ndjson = ctype in NDJSON_TYPES
+        ndjson = ctype in NDJSON_TYPES and any(p.match(scope["path"]) for p in NDJSON_PATHS)
         if body.strip() and ctype not in JSON_TYPES and not ndjson:
             return (
                 problem(
@@ -163,19 +216,14 @@ class Plumbing:
                 ),
                 receive,
             )
-        loc = bad_char_location(body, ndjson)
-        if loc is not None:
-            msg = "NUL characters and unpaired surrogates are not allowed"
-            return (
-                problem(
-                    422,
-                    "Invalid input",
-                    f"{'.'.join(str(p) for p in loc)}: {msg}",
-                    "invalid-input",
-                    errors=[{"loc": loc, "msg": msg}],
-                ),
-                receive,
-            )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            # JSON is UTF-8 (RFC 8259); lenient decoders would let raw surrogates through.
+            return _invalid(["body"], "not valid UTF-8"), receive
+        found = bad_value_location(text, ndjson)
+        if found is not None:
+            return _invalid(*found), receive
         sent = False
 
         async def replay() -> Message:

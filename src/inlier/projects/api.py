@@ -123,11 +123,12 @@ def _parse_items_body(body: bytes, content_type: str) -> list[Any]:
     try:
         if ctype in NDJSON_TYPES:
             rows = []
-            for n, line in enumerate(body.decode("utf-8").splitlines(), start=1):
+            # Lines end at \n only: U+2028 and friends may stand inside a JSON string.
+            for n, line in enumerate(body.decode("utf-8").split("\n"), start=1):
                 if line.strip():
                     try:
                         rows.append(json.loads(line))
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:
                         raise InvalidInput(
                             f"row {n}: not valid JSON ({exc})",
                             errors=[{"loc": ["body", n - 1], "msg": "not valid JSON"}],
@@ -138,7 +139,8 @@ def _parse_items_body(body: bytes, content_type: str) -> list[Any]:
         raise InvalidInput(
             "body: not UTF-8", errors=[{"loc": ["body"], "msg": "not UTF-8"}]
         ) from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser goes is not JSON we take either.
         raise InvalidInput(
             f"body: not valid JSON ({exc})", errors=[{"loc": ["body"], "msg": "not valid JSON"}]
         ) from exc

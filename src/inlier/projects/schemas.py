@@ -61,7 +61,8 @@ class ProjectIn(Strict):
     models: dict[str, ModelIn] = Field(default_factory=dict, max_length=20)
     quality: QualityIn = Field(default_factory=QualityIn)
     export: ExportIn = Field(default_factory=ExportIn)
-    lease_minutes: int = Field(default=30, ge=1, le=1440)
+    # The contract says an integer: no "30", 30.0 or true.
+    lease_minutes: int = Field(default=30, ge=1, le=1440, strict=True)
     status: Status = "active"
     visibility: Visibility = "members"
 
@@ -75,7 +76,7 @@ class ProjectPatch(Strict):
     models: dict[str, ModelIn] | None = Field(default=None, max_length=20)
     quality: QualityIn | None = None
     export: ExportIn | None = None
-    lease_minutes: int | None = Field(default=None, ge=1, le=1440)
+    lease_minutes: int | None = Field(default=None, ge=1, le=1440, strict=True)
     status: Status | None = None
     visibility: Visibility | None = None
 

@@ -19,7 +19,7 @@ class SubmitIn(Strict):
     """An attempt sends ``answer``; a review sends ``verdict`` (and ``answer`` to improve)."""
 
     answer: dict[str, Any] | None = None
-    active_seconds: int | None = Field(default=None, ge=0, le=86_400)
+    active_seconds: int | None = Field(default=None, ge=0, le=86_400, strict=True)
     verdict: Literal["approve", "improve", "reject"] | None = None
     feedback: str | None = Field(default=None, max_length=100_000)
     score: int | None = Field(default=None, ge=1, le=5)
@@ -27,7 +27,8 @@ class SubmitIn(Strict):
 
 
 class HeartbeatIn(Strict):
-    active_seconds: int = Field(ge=0, le=86_400)
+    # The contract says an integer: no "60", 60.0 or true.
+    active_seconds: int = Field(ge=0, le=86_400, strict=True)
 
 
 class DraftIn(Strict):

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
@@ -106,8 +107,9 @@ async def _pick_slot(
     return (row.id, row.item_id) if row else None
 
 
-async def _held(s: AsyncSession, user_id: int, project_id: int) -> Assignment | None:
-    return (
+async def _held(s: AsyncSession, user_id: int, project_id: int, now: datetime) -> Assignment | None:
+    """The person's live lease on the project; one that ran out is ended here and now."""
+    a = (
         await s.execute(
             select(Assignment).where(
                 Assignment.user_id == user_id,
@@ -116,6 +118,23 @@ async def _held(s: AsyncSession, user_id: int, project_id: int) -> Assignment | 
             )
         )
     ).scalar_one_or_none()
+    if a is None or a.expires_at > now:
+        return a
+    # Reclaim may have skipped this slot (locked by a concurrent caller): end it ourselves.
+    # Both updates are guarded, so whoever gets there second changes nothing.
+    await s.execute(
+        update(Slot)
+        .where(Slot.id == a.slot_id, Slot.assignment_id == a.id, Slot.state == LEASED)
+        .values(state=OPEN, leased_by=None, lease_expires_at=None, assignment_id=None)
+    )
+    await s.execute(
+        update(Assignment)
+        .where(Assignment.id == a.id, Assignment.state == "active")
+        .values(state="expired", ended_at=now)
+    )
+    await _untouch(s, a.item_id, user_id)
+    await s.refresh(a)
+    return None
 
 
 async def _lease(
@@ -172,6 +191,9 @@ async def next_assignment(
     s: AsyncSession, who: Principal, project_id: str | None, now: datetime, pg: bool
 ) -> tuple[Assignment | None, projects.Access | None, str | None]:
     """The person's current lease, or a new one on the best open slot, or why there is none."""
+    if pg:
+        # A double-clicked `next` must return the one lease, not race itself to a 204.
+        await accounts.lock_user(s, who.id)
     if project_id is not None:
         acc = await projects.access(s, who, project_id)
         reason = await projects.work_reason(s, who, acc)
@@ -184,7 +206,7 @@ async def next_assignment(
             return None, None, "not_approved" if who.status != "approved" else "no_eligible_project"
     for acc in candidates:
         await reclaim_expired(s, acc.project.id, now, pg)
-        held = await _held(s, who.id, acc.project.id)
+        held = await _held(s, who.id, acc.project.id, now)
         if held is not None:
             return held, acc, None
     for acc in candidates:
@@ -200,9 +222,20 @@ async def next_assignment(
 # ---- the holder's actions ------------------------------------------------------------------
 
 
-async def own_assignment(s: AsyncSession, who: Principal, assignment_id: str) -> Assignment:
-    """Someone else's assignment does not exist for you."""
-    a = await s.get(Assignment, parse_id(assignment_id, "assignment"))
+async def own_assignment(
+    s: AsyncSession, who: Principal, assignment_id: str, *, lock: bool = False
+) -> Assignment:
+    """Someone else's assignment does not exist for you.
+
+    ``lock`` takes the row for the rest of the transaction (PostgreSQL), so two racing
+    requests on one lease run one after the other and the second sees the first's result.
+    """
+    a = await s.get(
+        Assignment,
+        parse_id(assignment_id, "assignment"),
+        with_for_update=lock or None,
+        populate_existing=lock,
+    )
     if a is None or a.user_id != who.id:
         raise NotFound("assignment not found")
     return a
@@ -218,7 +251,7 @@ def _require_live(a: Assignment, now: datetime) -> None:
 async def heartbeat(
     s: AsyncSession, who: Principal, assignment_id: str, active_seconds: int, now: datetime
 ) -> Assignment:
-    a = await own_assignment(s, who, assignment_id)
+    a = await own_assignment(s, who, assignment_id, lock=True)
     _require_live(a, now)
     project = await s.get(Project, a.project_id)
     assert project is not None
@@ -233,7 +266,7 @@ async def give_back(
     s: AsyncSession, who: Principal, assignment_id: str, how: str, now: datetime
 ) -> Assignment:
     """``skip`` (never offered this item again) or ``release`` (back to the queue, for anyone)."""
-    a = await own_assignment(s, who, assignment_id)
+    a = await own_assignment(s, who, assignment_id, lock=True)
     _require_live(a, now)
     a.state = "skipped" if how == "skip" else "released"
     a.ended_at = now
@@ -251,7 +284,7 @@ async def give_back(
 async def save_draft(
     s: AsyncSession, who: Principal, assignment_id: str, answer: dict[str, Any], now: datetime
 ) -> Assignment:
-    a = await own_assignment(s, who, assignment_id)
+    a = await own_assignment(s, who, assignment_id, lock=True)
     _require_live(a, now)
     a.draft = answer
     a.draft_saved_at = now
@@ -284,7 +317,7 @@ async def submit(
     now: datetime,
 ) -> tuple[Response, bool]:
     """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
-    a = await own_assignment(s, who, assignment_id)
+    a = await own_assignment(s, who, assignment_id, lock=True)
     digest = _body_hash(body)
     if a.response_id is not None:
         if key is not None and key == a.idempotency_key:

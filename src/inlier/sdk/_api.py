@@ -1,0 +1,331 @@
+"""Every endpoint of the REST API v1, written once for ``Client`` and ``AsyncClient``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from inlier import __version__
+from inlier.sdk._errors import InlierError
+from inlier.sdk._flows import (
+    JSON,
+    Call,
+    Feed,
+    Flow,
+    iterator,
+    json_body,
+    operation,
+    pages,
+    request,
+    segment,
+)
+
+NDJSON = "application/x-ndjson"
+#: A chunked import sends a batch once it holds this many bytes, well below the 16 MiB limit.
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+
+
+def api_root(base_url: str) -> str:
+    """``http://host:8000`` or ``http://host:8000/api/v1`` → the latter, with a trailing slash."""
+    root = base_url.rstrip("/")
+    if not root.endswith("/api/v1"):
+        root += "/api/v1"
+    return root + "/"
+
+
+def _drop_none(**fields: Any) -> JSON:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class Api:
+    """What ``Client`` and ``AsyncClient`` share: state, options and every endpoint.
+
+    ``token`` is sent as ``Authorization: Bearer``; ``login`` sets it. ``last_reason`` holds
+    the ``Inlier-Reason`` of the last ``next_assignment`` that found nothing (else ``None``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.token = token
+        self.last_reason: str | None = None
+        self._connect(
+            {
+                "base_url": api_root(base_url),
+                "timeout": timeout,
+                "headers": {"User-Agent": f"inlier-python/{__version__}", **(headers or {})},
+                "transport": transport,
+            }
+        )
+
+    def _connect(self, options: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # ---- auth and users ----------------------------------------------------------------------
+
+    @operation
+    def login(self, email: str, password: str) -> Flow[JSON]:
+        """Exchange an email and password for a token, keep it on this client, and return
+        ``{token, user}``. Wrong credentials raise ``AuthenticationError``; too many failures
+        raise ``RateLimitError``."""
+        out = yield from request(
+            Call("POST", "auth/token", json={"email": email, "password": password})
+        )
+        self.token = out["token"]
+        return out
+
+    @operation
+    def me(self) -> Flow[JSON]:
+        """The signed-in user, with ``roles``, ``profile``, ``status`` and ``skills``."""
+        return (yield from request(Call("GET", "me")))
+
+    @operation
+    def create_user(
+        self,
+        email: str,
+        name: str,
+        password: str,
+        *,
+        roles: Sequence[str] = ("contributor",),
+        profile: Mapping[str, Any] | None = None,
+    ) -> Flow[JSON]:
+        """Create an account (admins only). ``roles`` among contributor, reviewer, owner, admin;
+        ``profile`` may hold ``country``, ``degree``, ``specialties``, ``languages``, …"""
+        body: JSON = {"email": email, "name": name, "password": password, "roles": list(roles)}
+        if profile is not None:
+            body["profile"] = dict(profile)
+        return (yield from request(Call("POST", "users", json=body)))
+
+    @iterator
+    def list_users(self, *, page_size: int | None = None) -> Feed[JSON]:
+        """Every user (admins only), fetched ``page_size`` at a time (server default 50)."""
+        yield from pages(Call("GET", "users"), page_size)
+
+    @operation
+    def get_user(self, user_id: str) -> Flow[JSON]:
+        """One user by id (admins only)."""
+        return (yield from request(Call("GET", f"users/{segment(user_id)}")))
+
+    @operation
+    def set_skill(self, user_id: str, skill: str, level: int) -> Flow[JSON]:
+        """Set a user's level (0..5) in a skill such as ``medicine.cardiology`` (admins only)."""
+        path = f"users/{segment(user_id)}/skills/{segment(skill)}"
+        return (yield from request(Call("PUT", path, json={"level": level})))
+
+    # ---- projects ----------------------------------------------------------------------------
+
+    @operation
+    def create_project(self, name: str, template: Mapping[str, Any], **fields: Any) -> Flow[JSON]:
+        """Create a project (owners and admins) and return it.
+
+        ``fields`` are the other members of the project body, passed through as given:
+        ``guidelines``, ``workflow``, ``requirements``, ``models``, ``quality``, ``export``,
+        ``lease_minutes``, ``status``, ``visibility``. An unknown one raises ``InvalidInputError``.
+        """
+        body = {"name": name, "template": dict(template), **fields}
+        return (yield from request(Call("POST", "projects", json=body)))
+
+    @operation
+    def get_project(self, project_id: str) -> Flow[JSON]:
+        """One project you may see, with ``my_role``."""
+        return (yield from request(Call("GET", f"projects/{segment(project_id)}")))
+
+    @operation
+    def update_project(self, project_id: str, **changes: Any) -> Flow[JSON]:
+        """Change some of a project's fields (``PATCH``; same names as ``create_project``)."""
+        call = Call("PATCH", f"projects/{segment(project_id)}", json=changes)
+        return (yield from request(call))
+
+    @iterator
+    def list_projects(self, *, page_size: int | None = None) -> Feed[JSON]:
+        """Every project you may see, following ``next_cursor`` as you iterate."""
+        yield from pages(Call("GET", "projects"), page_size)
+
+    @operation
+    def project_stats(self, project_id: str) -> Flow[JSON]:
+        """``{items, slots: {open, leased, done}, responses, reviews: {...}}`` (owners, admins)."""
+        return (yield from request(Call("GET", f"projects/{segment(project_id)}/stats")))
+
+    @operation
+    def add_member(self, project_id: str, user_id: str, role: str = "contributor") -> Flow[JSON]:
+        """Make a user a ``contributor``, ``reviewer`` or ``owner`` of a project (or change their
+        role); returns ``{project_id, user_id, role}``."""
+        body = {"user_id": user_id, "role": role}
+        call = Call("POST", f"projects/{segment(project_id)}/members", json=body)
+        return (yield from request(call))
+
+    @iterator
+    def list_members(self, project_id: str, *, page_size: int | None = None) -> Feed[JSON]:
+        """A project's memberships ``{id, user_id, role, since}`` (owners and admins)."""
+        yield from pages(Call("GET", f"projects/{segment(project_id)}/members"), page_size)
+
+    # ---- items and export --------------------------------------------------------------------
+
+    @operation
+    def import_items(self, project_id: str, items: Sequence[Mapping[str, Any]]) -> Flow[int]:
+        """Import items ``{external_id?, data, gold?, priority?}`` as one JSON array and return
+        how many were created. All or nothing: a bad row raises ``InvalidInputError`` whose
+        ``detail`` names its 1-based row, and nothing is imported."""
+        call = Call("POST", f"projects/{segment(project_id)}/items", json=list(items))
+        return int((yield from request(call))["created"])
+
+    @operation
+    def import_items_ndjson(
+        self, project_id: str, items: Iterable[Mapping[str, Any]], *, chunk_size: int = 1000
+    ) -> Flow[int]:
+        """Import any number of items from an iterable, as NDJSON batches of at most
+        ``chunk_size`` rows (and 8 MiB); returns how many were created.
+
+        The iterable is read lazily, one batch in memory at a time. Each batch is all or
+        nothing, but earlier batches stay imported when a later one fails: the error's
+        ``imported`` attribute (and a note on it) says how many rows that is, so the row the
+        server names in ``detail`` is row ``imported + n`` of the whole input.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        path = f"projects/{segment(project_id)}/items"
+        created = 0
+        batch: list[bytes] = []
+        size = 0
+        for item in items:
+            line = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+            if batch and (len(batch) >= chunk_size or size + len(line) > MAX_BATCH_BYTES):
+                created += yield from self._import_batch(path, batch, created)
+                batch, size = [], 0
+            batch.append(line)
+            size += len(line)
+        if batch:
+            created += yield from self._import_batch(path, batch, created)
+        return created
+
+    def _import_batch(self, path: str, lines: list[bytes], before: int) -> Flow[int]:
+        call = Call("POST", path, content=b"".join(lines), headers={"Content-Type": NDJSON})
+        try:
+            return int((yield from request(call))["created"])
+        except InlierError as exc:
+            exc.imported = before
+            exc.add_note(f"{before} rows before this batch were imported; its rows count from 1")
+            raise
+
+    @iterator
+    def list_items(self, project_id: str, *, page_size: int | None = None) -> Feed[JSON]:
+        """A project's items, gold included (owners and admins)."""
+        yield from pages(Call("GET", f"projects/{segment(project_id)}/items"), page_size)
+
+    @iterator
+    def export(
+        self, project_id: str, *, kind: str = "raw", status: str | None = None, **params: Any
+    ) -> Feed[JSON]:
+        """Stream a project's export as JSON lines, one dict a row, read as they arrive.
+
+        ``kind="raw"`` has one row per attempt with contributors as per-project pseudonyms;
+        ``status`` is ``all``, ``submitted`` or ``approved``; other query parameters of the
+        export endpoint can be given as keywords. Owners and admins only.
+        """
+        call = Call("GET", f"projects/{segment(project_id)}/export", lines=True)
+        yield call.with_params(**params, format="jsonl", kind=kind, status=status)
+
+    # ---- work --------------------------------------------------------------------------------
+
+    @operation
+    def next_assignment(self, project_id: str | None = None) -> Flow[JSON | None]:
+        """Your open lease, or a new one, in ``project_id`` or in any project you may work.
+
+        Returns the assignment ``{id, project_id, stage, item, template, under_review,
+        expires_at, ...}``, or ``None`` when there is nothing for you (``204``); then
+        ``client.last_reason`` holds the server's ``Inlier-Reason`` (``queue_empty``,
+        ``no_eligible_project``, ``paused``, ...). It is reset to ``None`` by each successful
+        call; with concurrent calls on one ``AsyncClient`` it belongs to the latest one.
+        """
+        body = {"project_id": project_id} if project_id is not None else {}
+        reply = yield Call("POST", "assignments/next", json=body)
+        if reply is not None and reply.status_code == 204:
+            self.last_reason = reply.headers.get("Inlier-Reason")
+            return None
+        self.last_reason = None
+        return json_body(reply)
+
+    @operation
+    def get_assignment(self, assignment_id: str) -> Flow[JSON]:
+        """Your assignment, with ``draft: {answer, saved_at} | None``."""
+        return (yield from request(Call("GET", f"assignments/{segment(assignment_id)}")))
+
+    @operation
+    def submit(
+        self,
+        assignment_id: str,
+        *,
+        answer: Mapping[str, Any] | None = None,
+        active_seconds: int | None = None,
+        verdict: str | None = None,
+        feedback: str | None = None,
+        score: int | None = None,
+        generation_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        retries: int = 2,
+    ) -> Flow[JSON]:
+        """Submit the work of an assignment and return the stored response.
+
+        An attempt sends ``answer`` (and ``active_seconds``); a review sends ``verdict``
+        (``approve``, ``improve`` with the edited ``answer``, or ``reject``) and optionally
+        ``feedback`` and ``score`` (1..5). Omitted (``None``) fields are not sent.
+
+        Every submit carries an ``Idempotency-Key``: ``idempotency_key``, or a fresh uuid4. A
+        connection failure or timeout is retried up to ``retries`` times with the same key, so
+        a response lost on the way back is never submitted twice: the server answers a repeat
+        with the original response. Pass your own key to make retries across processes safe.
+        """
+        key = idempotency_key or str(uuid.uuid4())
+        body = _drop_none(
+            answer=dict(answer) if answer is not None else None,
+            active_seconds=active_seconds,
+            verdict=verdict,
+            feedback=feedback,
+            score=score,
+            generation_ids=list(generation_ids) if generation_ids is not None else None,
+        )
+        call = Call(
+            "POST",
+            f"assignments/{segment(assignment_id)}/submit",
+            json=body,
+            headers={"Idempotency-Key": key},
+        )
+        for attempt in range(retries + 1):
+            try:
+                return (yield from request(call))
+            except httpx.TransportError:
+                if attempt == retries:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @operation
+    def heartbeat(self, assignment_id: str, active_seconds: int) -> Flow[JSON]:
+        """Extend your lease and record active time: ``{id, expires_at, active_seconds}``."""
+        path = f"assignments/{segment(assignment_id)}/heartbeat"
+        return (yield from request(Call("POST", path, json={"active_seconds": active_seconds})))
+
+    @operation
+    def skip(self, assignment_id: str) -> Flow[JSON]:
+        """Give the slot back and never be offered this item again; returns ``{id, state}``."""
+        return (yield from request(Call("POST", f"assignments/{segment(assignment_id)}/skip")))
+
+    @operation
+    def release(self, assignment_id: str) -> Flow[JSON]:
+        """Give the slot back; the item may be offered to you again. Returns ``{id, state}``."""
+        return (yield from request(Call("POST", f"assignments/{segment(assignment_id)}/release")))
+
+    @operation
+    def save_draft(self, assignment_id: str, answer: Mapping[str, Any]) -> Flow[JSON]:
+        """Autosave a partial answer, returned later by ``get_assignment``; ``{id, saved_at}``."""
+        path = f"assignments/{segment(assignment_id)}/draft"
+        return (yield from request(Call("PUT", path, json={"answer": dict(answer)})))

@@ -1,0 +1,282 @@
+"""Fixtures: real databases (SQLite always, PostgreSQL when INLIER_TEST_POSTGRES_URL is set),
+real apps built by ``create_app`` with their own settings, and people who call the API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from inlier.app import create_app
+from inlier.db.migrate import upgrade
+from inlier.kit.clock import Clock
+from inlier.settings import Settings
+
+PG_URL = os.environ.get("INLIER_TEST_POSTGRES_URL")
+# Cheap hashes keep user creation fast; the production default is tested in test_auth.
+FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="INLIER_TEST_POSTGRES_URL is not set")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _reset_pg_schema(url: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> str:
+    """The test database, emptied and migrated once per run (tests own this database)."""
+    assert PG_URL, "INLIER_TEST_POSTGRES_URL is not set"
+    asyncio.run(_reset_pg_schema(PG_URL))
+    upgrade(PG_URL)
+    return PG_URL
+
+
+async def truncate_pg(url: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'"
+        )
+        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=ENGINES)
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(engine_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database for one test."""
+    if engine_name == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "inlier.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_migrated")
+    asyncio.run(truncate_pg(url))
+    return url
+
+
+def make_settings(db_url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=db_url, log_level="WARNING", **{**FAST_HASH, **overrides})
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def app(db_url: str, clock: Clock) -> AsyncIterator[Any]:
+    application = create_app(make_settings(db_url), clock=clock)
+    yield application
+    await application.state.db.dispose()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+class Actor:
+    """Someone calling the API with their own token."""
+
+    def __init__(self, client: httpx.AsyncClient, user: dict[str, Any], token: str) -> None:
+        self.client = client
+        self.user = user
+        self.id: str = user["id"]
+        self.email: str = user["email"]
+        self.token = token
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return await self.client.request(method, "/api/v1" + path, headers=headers, **kw)
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("POST", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kw)
+
+    async def patch(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("PATCH", path, **kw)
+
+    async def next(self, project_id: str | None = None) -> httpx.Response:
+        return await self.post("/assignments/next", json={"project_id": project_id})
+
+
+PAIRWISE_TEMPLATE: dict[str, Any] = {
+    "fields": [
+        {"name": "prompt", "type": "markdown"},
+        {"name": "response_a", "type": "markdown"},
+        {"name": "response_b", "type": "markdown"},
+    ],
+    "questions": [
+        {
+            "name": "preference",
+            "type": "pairwise",
+            "options": {"left": "response_a", "right": "response_b", "allow_tie": True},
+        },
+        {"name": "rationale", "type": "text", "required": True, "min_length": 20},
+    ],
+}
+
+GOOD_ANSWER: dict[str, Any] = {
+    "preference": {"choice": "left", "strength": 2},
+    "rationale": "A is clinically sound; B recommends an unsafe dose.",
+}
+
+
+def pairwise_item(n: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "external_id": f"item-{n}",
+        "data": {"prompt": f"Question {n}?", "response_a": f"A{n}", "response_b": f"B{n}"},
+        **extra,
+    }
+
+
+class World:
+    """Builds people and projects through the public API, as an admin would."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+        self._admin: Actor | None = None
+        self._n = 0
+
+    async def admin(self) -> Actor:
+        if self._admin is None:
+            from inlier.accounts import service as accounts
+
+            async with self.app.state.db.session() as s:
+                user = await accounts.create_user(
+                    s,
+                    email="admin@example.org",
+                    name="Admin",
+                    password="admin-password",
+                    roles=["admin"],
+                    profile={},
+                    now=self.app.state.clock.now(),
+                    passwords=self.app.state.passwords,
+                )
+                token = await accounts.issue_token(s, user, now=self.app.state.clock.now())
+                out = await accounts.user_out(s, user)
+            self._admin = Actor(self.client, out, token)
+        return self._admin
+
+    async def user(self, *roles: str, **profile: Any) -> Actor:
+        admin = await self.admin()
+        self._n += 1
+        email = f"user{self._n}@example.org"
+        r = await admin.post(
+            "/users",
+            json={
+                "email": email,
+                "name": f"User {self._n}",
+                "password": "correct-horse",
+                "roles": list(roles or ("contributor",)),
+                "profile": profile,
+            },
+        )
+        assert r.status_code == 201, r.text
+        t = await self.client.post(
+            "/api/v1/auth/token", json={"email": email, "password": "correct-horse"}
+        )
+        assert t.status_code == 201, t.text
+        return Actor(self.client, r.json(), t.json()["token"])
+
+    async def project(self, owner: Actor, **overrides: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": "Cardiology preference",
+            "guidelines": "Prefer the clinically sound answer.",
+            "template": PAIRWISE_TEMPLATE,
+            "workflow": {"overlap": 1, "review": {"sample_rate": 0.0}},
+            **overrides,
+        }
+        r = await owner.post("/projects", json=body)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    async def items(self, owner: Actor, project_id: str, rows: list[dict[str, Any]]) -> None:
+        r = await owner.post(f"/projects/{project_id}/items", json=rows)
+        assert r.status_code == 201, r.text
+
+    async def member(
+        self, owner: Actor, project_id: str, who: Actor, role: str = "contributor"
+    ) -> None:
+        r = await owner.post(
+            f"/projects/{project_id}/members", json={"user_id": who.id, "role": role}
+        )
+        assert r.status_code == 201, r.text
+
+    async def team(
+        self, n_items: int = 3, n_workers: int = 2, **project: Any
+    ) -> tuple[Actor, dict[str, Any], list[Actor]]:
+        """An owner, a project with items, and contributors who are its members."""
+        owner = await self.user("owner")
+        proj = await self.project(owner, **project)
+        await self.items(owner, proj["id"], [pairwise_item(i) for i in range(n_items)])
+        workers = []
+        for _ in range(n_workers):
+            w = await self.user("contributor")
+            await self.member(owner, proj["id"], w)
+            workers.append(w)
+        return owner, proj, workers
+
+
+@pytest.fixture
+def world(app: Any, client: httpx.AsyncClient) -> World:
+    return World(app, client)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_proxy() -> Iterator[None]:
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    yield
