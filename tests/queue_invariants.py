@@ -52,7 +52,8 @@ async def check_invariants(db: Any, overlap: int) -> dict[str, int]:
         assert not lost, f"submitted assignments without their response: {lost}"
         done_without = await rows(
             "SELECT s.id FROM slots s WHERE s.state = 'done' AND s.stage = 'attempt' "
-            "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.slot_id = s.id AND r.status <> 'rejected')"
+            "AND NOT EXISTS (SELECT 1 FROM responses r "
+            "WHERE r.slot_id = s.id AND r.status <> 'rejected')"
         )
         assert not done_without, f"done attempt slots without an accepted response: {done_without}"
         counts = dict(await rows("SELECT state, COUNT(*) FROM slots GROUP BY state"))
