@@ -28,6 +28,8 @@ ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if PG_URL:
         return
+    if os.environ.get("CI"):
+        raise pytest.UsageError("CI must test PostgreSQL too: set INLIER_TEST_POSTGRES_URL")
     skip = pytest.mark.skip(reason="INLIER_TEST_POSTGRES_URL is not set")
     for item in items:
         if "postgres" in item.keywords:

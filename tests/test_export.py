@@ -1,0 +1,108 @@
+"""Raw export: streamed JSON lines, pseudonymous people, status filters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import GOOD_ANSWER, Actor, World, pairwise_item
+
+
+async def _submit_all(worker: Actor, project_id: str) -> list[str]:
+    ids = []
+    while True:
+        r = await worker.next(project_id)
+        if r.status_code == 204:
+            return ids
+        a = r.json()
+        s = await worker.post(f"/assignments/{a['id']}/submit", json={"answer": GOOD_ANSWER})
+        assert s.status_code == 201
+        ids.append(s.json()["id"])
+
+
+def _lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+async def test_rows_name_people_only_by_a_stable_per_project_pseudonym(world: World) -> None:
+    owner, proj, [w1, w2] = await world.team(n_items=3, workflow={"overlap": 2})
+    await _submit_all(w1, proj["id"])
+    await _submit_all(w2, proj["id"])
+    r = await owner.get(f"/projects/{proj['id']}/export")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    rows = _lines(r.text)
+    assert len(rows) == 6
+    assert len({row["contributor"] for row in rows}) == 2
+    for w in (w1, w2):
+        assert w.email not in r.text
+    for row in rows:
+        assert row["contributor"].startswith("c_")
+        assert row["contributor"] not in (w1.id, w2.id)
+        assert "user_id" not in row and "email" not in row
+    again = _lines((await owner.get(f"/projects/{proj['id']}/export")).text)
+    assert [row["contributor"] for row in again] == [row["contributor"] for row in rows]
+    # The same person in another project has another pseudonym.
+    other = await world.project(owner, name="Second")
+    await world.items(owner, other["id"], [pairwise_item(1)])
+    await world.member(owner, other["id"], w1)
+    await _submit_all(w1, other["id"])
+    other_rows = _lines((await owner.get(f"/projects/{other['id']}/export")).text)
+    w1_names = {row["contributor"] for row in rows}
+    assert other_rows[0]["contributor"] not in w1_names
+
+
+async def test_status_filters_follow_the_review(world: World) -> None:
+    owner, proj, [author, other] = await world.team(
+        n_items=3, workflow={"overlap": 1, "review": {"sample_rate": 1.0}}
+    )
+    reviewer = await world.user()
+    await world.member(owner, proj["id"], reviewer, "reviewer")
+    await _submit_all(author, proj["id"])
+    verdicts = ["approve", "improve", "reject"]
+    for verdict in verdicts:
+        a = (await reviewer.next(proj["id"])).json()
+        body: dict[str, Any] = {"verdict": verdict}
+        if verdict == "improve":
+            body["answer"] = {**GOOD_ANSWER, "rationale": "Reviewer's better rationale here."}
+        assert (await reviewer.post(f"/assignments/{a['id']}/submit", json=body)).status_code == 201
+
+    def export(status: str) -> Any:
+        return owner.get(f"/projects/{proj['id']}/export?status={status}")
+
+    all_rows = _lines((await export("all")).text)
+    assert sorted(r["verdict"] for r in all_rows) == sorted(verdicts)
+    submitted = _lines((await export("submitted")).text)
+    assert sorted(r["verdict"] for r in submitted) == ["approve", "improve"]
+    approved = _lines((await export("approved")).text)
+    improved = next(r for r in approved if r["verdict"] == "improve")
+    assert improved["answer"]["rationale"] == "Reviewer's better rationale here."
+    assert improved["reviewer"] is not None and improved["reviewer"] != improved["contributor"]
+    # The rejected attempt's item is worked again, by someone else; it is not approved yet.
+    await _submit_all(other, proj["id"])
+    assert len(_lines((await export("approved")).text)) == 2
+
+
+async def test_an_export_spanning_many_batches_is_complete_and_ordered(world: World) -> None:
+    from inlier.datasets import service as datasets
+    from inlier.projects.models import Project
+
+    owner, proj, [w1, w2] = await world.team(n_items=12, workflow={"overlap": 2})
+    submitted = await _submit_all(w1, proj["id"]) + await _submit_all(w2, proj["id"])
+    async with world.app.state.db.session() as s:
+        project = await s.get(Project, int(proj["id"]))
+    assert project is not None
+    rows = [row async for row in datasets.raw_rows(world.app.state.db, project, "all", batch=5)]
+    ids = [int(r["response_id"]) for r in rows]
+    assert ids == sorted(int(i) for i in submitted)
+    api_rows = _lines((await owner.get(f"/projects/{proj['id']}/export")).text)
+    assert [r["response_id"] for r in api_rows] == [r["response_id"] for r in rows]
+
+
+async def test_bad_export_options_are_refused(world: World) -> None:
+    owner, proj, [w, _] = await world.team(n_items=1)
+    for query, field in (("kind=bogus", "kind"), ("format=xml", "format"), ("status=x", "status")):
+        r = await owner.get(f"/projects/{proj['id']}/export?{query}")
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["loc"] == ["query", field]
+    assert (await w.get(f"/projects/{proj['id']}/export")).status_code == 403
