@@ -204,6 +204,51 @@ def test_a_duplicate_external_id_imports_nothing(ready: tuple[Any, str], tmp_pat
     assert "imported 4 items" in cli("items", "import", pid, str(again)).output
 
 
+def test_owner_actions_from_the_command_line(ready: tuple[Any, str], tmp_path: Path) -> None:
+    cli, pid = ready
+    r = cli(
+        "users",
+        "create",
+        "--email",
+        "rev@example.org",
+        "--name",
+        "Rev",
+        "--password-stdin",
+        input="reviewer-pass\n",
+    )
+    assert r.exit_code == 0, r.output
+    r = cli("projects", "add-member", pid, "--email", "rev@example.org", "--role", "reviewer")
+    assert r.exit_code == 0 and "reviewer" in r.output
+    assert cli("projects", "add-member", pid, "--email", "nobody@example.org").exit_code == 2
+    r = cli(
+        "users",
+        "set-skill",
+        "--email",
+        "rev@example.org",
+        "--skill",
+        "medicine.cardiology",
+        "--level",
+        "4",
+    )
+    assert r.exit_code == 0, r.output
+    assert (
+        cli(
+            "users", "set-skill", "--email", "rev@example.org", "--skill", "x", "--level", "9"
+        ).exit_code
+        == 2
+    )
+    r = cli("projects", "set-status", pid, "paused")
+    assert r.exit_code == 0 and "paused" in r.output
+    assert cli("projects", "set-status", pid, "sleeping").exit_code == 2
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in _rows(3)) + "\n")
+    cli("items", "import", pid, str(path))
+    stats = json.loads(cli("projects", "stats", pid).stdout)
+    assert stats["items"] == 3 and stats["slots"]["open"] == 6  # overlap 2
+    listing = cli("projects", "list").stdout
+    assert "paused" in listing
+
+
 def test_demo_data_is_created_once(cli: Any) -> None:
     r = cli("demo", "--no-serve")
     assert r.exit_code == 0, r.output

@@ -345,6 +345,96 @@ def projects_list(as_user: AsUser = None, database_url: DbUrl = None) -> None:
         out.print(f"{p['id']}\t{p['status']}\t{p['name']}")
 
 
+@users_app.command("set-skill")
+def users_set_skill(
+    email: Annotated[str, typer.Option(help="whose skill")],
+    skill: Annotated[str, typer.Option(help="dotted key, e.g. medicine.cardiology")],
+    level: Annotated[int, typer.Option(min=0, max=5, help="0..5")],
+    database_url: DbUrl = None,
+) -> None:
+    """Set a user's level in a skill (as PUT /users/{id}/skills/{skill} does)."""
+
+    async def work(db: Database) -> str:
+        async with db.session() as s:
+            user = await accounts.find_user_by_email(s, email)
+            if user is None:
+                raise DomainError(f"no user with email {email}")
+            await accounts.set_skill(s, user.id, skill, level, Clock().now())
+            return f"{email}: {skill} = {level}"
+
+    out.print(run(settings_from(database_url), work))
+
+
+@projects_app.command("add-member")
+def projects_add_member(
+    project: Annotated[str, typer.Argument(help="project id")],
+    email: Annotated[str, typer.Option(help="the member's email")],
+    role: Annotated[str, typer.Option(help="contributor, reviewer or owner")] = "contributor",
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Add someone to a project, or change their role in it."""
+    if role not in ("contributor", "reviewer", "owner"):
+        console.print("[red]error:[/red] --role is contributor, reviewer or owner")
+        raise typer.Exit(code=2)
+
+    async def work(db: Database) -> str:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+            user = await accounts.find_user_by_email(s, email)
+            if user is None:
+                raise DomainError(f"no user with email {email}")
+            await projects.add_member(s, acc, str(user.id), role, Clock().now())
+            return f"{email} is now {role} of project {project}"
+
+    out.print(run(settings_from(database_url), work))
+
+
+@projects_app.command("set-status")
+def projects_set_status(
+    project: Annotated[str, typer.Argument(help="project id")],
+    status: Annotated[str, typer.Argument(help="draft, active, paused or completed")],
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Open, pause or close a project for work."""
+    from inlier.projects.schemas import ProjectPatch
+
+    try:
+        patch = ProjectPatch.model_validate({"status": status})
+    except ValueError:
+        console.print("[red]error:[/red] status is draft, active, paused or completed")
+        raise typer.Exit(code=2) from None
+
+    async def work(db: Database) -> str:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+            await projects.patch_project(s, acc, patch, Clock().now())
+            return f"project {project} is {status}"
+
+    out.print(run(settings_from(database_url), work))
+
+
+@projects_app.command("stats")
+def projects_stats(
+    project: Annotated[str, typer.Argument(help="project id")],
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Items, slots (open / leased / done), responses and review outcomes of a project."""
+    from inlier.workflow import service as workflow
+
+    async def work(db: Database) -> dict[str, Any]:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+            return await workflow.stats(s, acc.project.id)
+
+    dump(run(settings_from(database_url), work))
+
+
 @items_app.command("import")
 def items_import(
     project: Annotated[str, typer.Argument(help="project id")],

@@ -1,0 +1,5 @@
+"""``python -m inlier`` is the ``inlier`` command."""
+
+from inlier.cli import main
+
+main()
