@@ -273,9 +273,34 @@ def world(app: Any, client: httpx.AsyncClient) -> World:
     return World(app, client)
 
 
+class Cli:
+    """The `inlier` command, run in-process against its own SQLite database."""
+
+    def __init__(self, url: str) -> None:
+        from typer.testing import CliRunner
+
+        self.url = url
+        self.runner = CliRunner()
+        self.env = {
+            "INLIER_DATABASE_URL": url,
+            "INLIER_ARGON2_TIME_COST": "1",
+            "INLIER_ARGON2_MEMORY_KIB": "1024",
+        }
+
+    def __call__(self, *args: str, input: str | None = None) -> Any:
+        from inlier.cli import app as cli_app
+
+        return self.runner.invoke(cli_app, list(args), env=self.env, input=input)
+
+    def init(self, email: str = "root@example.org") -> Any:
+        return self(
+            "init", "--admin-email", email, "--admin-password-stdin", input="root-password\n"
+        )
+
+
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def cli(tmp_path: Path) -> Cli:
+    return Cli(f"sqlite:///{tmp_path / 'cli.db'}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,29 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from conftest import PAIRWISE_TEMPLATE
+from conftest import PAIRWISE_TEMPLATE, Cli
 from inlier.cli import app
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Any:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    runner = CliRunner()
-    env = {
-        "INLIER_DATABASE_URL": url,
-        "INLIER_ARGON2_TIME_COST": "1",
-        "INLIER_ARGON2_MEMORY_KIB": "1024",
-    }
-
-    def invoke(*args: str, input: str | None = None) -> Any:
-        return runner.invoke(app, list(args), env=env, input=input)
-
-    invoke.url = url  # type: ignore[attr-defined]
-    return invoke
-
-
-@pytest.fixture
-def ready(cli: Any, tmp_path: Path) -> tuple[Any, str]:
+def ready(cli: Cli, tmp_path: Path) -> tuple[Cli, str]:
     """An initialised database with one project; returns (cli, project id)."""
     r = cli(
         "init",

@@ -65,6 +65,15 @@ async def acting_user(db: Database, email: str | None) -> Principal:
         return principal_of(user)
 
 
+async def managed_project(db: Database, as_user: str | None, project: str) -> Any:
+    """The project's access record, if the acting user may manage it."""
+    from inlier.projects import service as projects
+
+    who = await acting_user(db, as_user)
+    async with db.session() as s:
+        return await projects.manage(s, who, project)
+
+
 def passwords_for(settings: Settings) -> Passwords:
     return Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
 

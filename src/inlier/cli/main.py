@@ -25,6 +25,7 @@ from inlier.cli.context import (
     acting_user,
     console,
     dump,
+    managed_project,
     out,
     passwords_for,
     read_secret,
@@ -465,9 +466,7 @@ def items_import(
     ]
 
     async def work(db: Database) -> int:
-        who = await acting_user(db, as_user)
-        async with db.session() as s:
-            acc = await projects.manage(s, who, project)
+        acc = await managed_project(db, as_user, project)
         with Progress(*columns, console=console, transient=False) as bar:
             check = bar.add_task("checking", total=total)
             write = bar.add_task("importing", total=total, start=False)
@@ -503,9 +502,7 @@ def export(
     from inlier.datasets import service as datasets
 
     async def work(db: Database) -> int:
-        who = await acting_user(db, as_user)
-        async with db.session() as s:
-            acc = await projects.manage(s, who, project)
+        acc = await managed_project(db, as_user, project)
         checked = datasets.check_export(kind, format, status)
         fh = output.open("wb") if output else sys.stdout.buffer
         n = 0

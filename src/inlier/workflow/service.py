@@ -375,6 +375,26 @@ def _check_answer(acc: projects.Access, answer: Any, item: Item) -> None:
         )
 
 
+async def _record(
+    s: AsyncSession, a: Assignment, body: SubmitIn, now: datetime, **fields: Any
+) -> Response:
+    """Store what the holder of ``a`` submitted, with the larger of the two active times."""
+    response = Response(
+        project_id=a.project_id,
+        item_id=a.item_id,
+        slot_id=a.slot_id,
+        assignment_id=a.id,
+        user_id=a.user_id,
+        answer=body.answer,
+        active_seconds=max(a.active_seconds, body.active_seconds or 0),
+        created_at=now,
+        **fields,
+    )
+    s.add(response)
+    await s.flush()
+    return response
+
+
 async def _submit_attempt(
     s: AsyncSession,
     who: Principal,
@@ -390,21 +410,9 @@ async def _submit_attempt(
             "answer: required", errors=[{"loc": ["body", "answer"], "msg": "field required"}]
         )
     _check_answer(acc, body.answer, item)
-    response = Response(
-        project_id=a.project_id,
-        item_id=a.item_id,
-        slot_id=a.slot_id,
-        assignment_id=a.id,
-        user_id=who.id,
-        stage=ATTEMPT,
-        answer=body.answer,
-        active_seconds=max(a.active_seconds, body.active_seconds or 0),
-        created_at=now,
-        status="submitted",
-        generation_ids=body.generation_ids,
+    response = await _record(
+        s, a, body, now, stage=ATTEMPT, status="submitted", generation_ids=body.generation_ids
     )
-    s.add(response)
-    await s.flush()
     rate = float(((acc.project.workflow or {}).get("review") or {}).get("sample_rate", 0.0))
     if _sampled(response.id, rate):
         response.needs_review = True
@@ -453,24 +461,18 @@ async def _submit_review(
             "answer: only an improvement carries an answer",
             errors=[{"loc": ["body", "answer"], "msg": "only allowed when the verdict is improve"}],
         )
-    review = Response(
-        project_id=a.project_id,
-        item_id=a.item_id,
-        slot_id=a.slot_id,
-        assignment_id=a.id,
-        user_id=who.id,
+    review = await _record(
+        s,
+        a,
+        body,
+        now,
         stage=REVIEW,
-        answer=body.answer,
-        active_seconds=max(a.active_seconds, body.active_seconds or 0),
-        created_at=now,
         status=VERDICT_STATUS[body.verdict],
         target_response_id=target.id,
         verdict=body.verdict,
         feedback=body.feedback,
         score=body.score,
     )
-    s.add(review)
-    await s.flush()
     target.status = VERDICT_STATUS[body.verdict]
     target.review_id = review.id
     if body.verdict == "reject":
