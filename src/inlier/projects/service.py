@@ -117,20 +117,21 @@ def _check_references(project: Project, template: Template) -> None:
             )
 
 
-async def membership_role(s: AsyncSession, project_id: int, user_id: int) -> str | None:
-    return await s.scalar(
-        select(Membership.role).where(
-            Membership.project_id == project_id, Membership.user_id == user_id
-        )
-    )
-
-
 async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Access:
     """The project if ``who`` may see it; otherwise it does not exist for them (404)."""
-    project = await s.get(Project, parse_id(project_id, "project"))
-    if project is None:
+    row = (
+        await s.execute(
+            select(Project, Membership.role)
+            .outerjoin(
+                Membership,
+                (Membership.project_id == Project.id) & (Membership.user_id == who.id),
+            )
+            .where(Project.id == parse_id(project_id, "project"))
+        )
+    ).first()
+    if row is None:
         raise NotFound("project not found")
-    role = await membership_role(s, project.id, who.id)
+    project, role = row
     if who.is_admin or role is not None:
         return Access(project, role)
     if (
@@ -176,7 +177,9 @@ async def work_reason(s: AsyncSession, who: Principal, acc: Access) -> str | Non
         return "no_eligible_project"
     if acc.role in MANAGER_ROLES:
         return None
-    return meets_requirements(acc.project, who, await accounts.skills_of(s, who.id))
+    needs_skills = bool((acc.project.requirements or {}).get("skills"))
+    skills = await accounts.skills_of(s, who.id) if needs_skills else {}
+    return meets_requirements(acc.project, who, skills)
 
 
 def may_review(who: Principal, acc: Access) -> bool:

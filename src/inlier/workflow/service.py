@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, union_all, update
+from sqlalchemy import delete, func, insert, literal, literal_column, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.accounts import service as accounts
@@ -26,6 +26,10 @@ from inlier.workflow.models import DONE, LEASED, OPEN, Assignment, Response, Slo
 from inlier.workflow.schemas import SubmitIn
 
 ATTEMPT, REVIEW = "attempt", "review"
+# Written as literals, not parameters: a partial index (WHERE state = 'open') is only usable
+# when the planner can see the same literal, which PostgreSQL's generic plans otherwise hide.
+IS_OPEN = Slot.state == literal_column("'open'")
+IS_LEASED = Slot.state == literal_column("'leased'")
 VERDICT_STATUS = {"approve": "approved", "improve": "improved", "reject": "rejected"}
 
 
@@ -59,7 +63,7 @@ async def open_attempt_slots(s: AsyncSession, project_id: int, batch_id: str, ov
 async def reclaim_expired(s: AsyncSession, project_id: int, now: datetime, pg: bool) -> int:
     """Expired leases go back to the queue; the person who let one lapse may get it again."""
     q = select(Slot.id, Slot.assignment_id, Slot.item_id, Slot.leased_by).where(
-        Slot.project_id == project_id, Slot.state == LEASED, Slot.lease_expires_at <= now
+        Slot.project_id == project_id, IS_LEASED, Slot.lease_expires_at <= now
     )
     if pg:
         q = q.with_for_update(skip_locked=True)
@@ -95,7 +99,7 @@ async def _pick_slot(
         .where(
             Slot.project_id == project_id,
             Slot.stage == stage,
-            Slot.state == OPEN,
+            IS_OPEN,
             ~touched.exists(),
         )
         .order_by(Slot.priority.desc(), Slot.id)
