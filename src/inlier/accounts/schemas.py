@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
+
+from inlier.kit.fields import RequestBody
 
 Role = Literal["contributor", "reviewer", "owner", "admin"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(RequestBody):
+    """A request body (see RequestBody)."""
 
 
 class ProfileIn(Strict):

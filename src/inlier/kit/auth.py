@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.accounts.service import Principal, principal_for_token
@@ -21,7 +22,13 @@ async def _tx(request: Request) -> AsyncIterator[AsyncSession]:
 Tx = Annotated[AsyncSession, Depends(_tx, scope="function")]
 
 
-async def _principal(request: Request, s: Tx) -> Principal:
+# Declares the scheme in the OpenAPI document (and Swagger's Authorize); we check it ourselves,
+# so that every failure is the same problem+json 401.
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+Declared = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _principal(request: Request, s: Tx, _declared: Declared) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

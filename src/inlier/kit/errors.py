@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -143,6 +145,34 @@ def validation_problem(errors: list[dict[str, Any]]) -> JSONResponse:
     return problem(422, "Invalid input", detail, "invalid-input", errors=cleaned)
 
 
+_HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
+
+
+@lru_cache(maxsize=512)
+def _template_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
+
+
+def allowed_methods(request: Request) -> str | None:
+    """Every documented method of the path, for ``Allow`` on a 405.
+
+    Starlette names only the methods of the first route whose path matched, so a path served
+    by two routes (``GET`` and ``POST /users``) would list one of them.
+    """
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    # As in OpenAPI, a concrete path wins over templates (/assignments/next, not /{id}).
+    matching = (
+        [paths[path]]
+        if path in paths
+        else [
+            item for template, item in paths.items() if _template_pattern(template).fullmatch(path)
+        ]
+    )
+    methods = {m.upper() for item in matching for m in item if m in _HTTP_METHODS}
+    return ", ".join(sorted(methods)) or None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -155,19 +185,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return validation_problem(list(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {
             400: "Bad request",
             401: "Unauthorized",
             404: "Not found",
             405: "Method not allowed",
         }
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
         return problem(
             exc.status_code,
             titles.get(exc.status_code, "Error"),
             str(exc.detail),
             "http-error",
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(Exception)

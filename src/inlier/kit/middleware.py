@@ -20,8 +20,6 @@ from inlier.kit.errors import problem
 log = structlog.get_logger("inlier.http")
 
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
-# Bodies that might hold NaN, an infinity, or a number too large for a float (1e400).
-_NON_FINITE_HINT = re.compile("NaN|Infinity|[eE][+]?[0-9]{3}|[0-9]{309}")
 BAD_CHARS_MSG = "NUL characters and unpaired surrogates are not allowed"
 NON_FINITE_MSG = "NaN and infinite numbers are not JSON"
 JSON_TYPES = ("application/json", "application/problem+json")
@@ -59,11 +57,6 @@ class _NonFinite:
 _NON_FINITE = _NonFinite()
 
 
-def _finite_float(text: str) -> Any:
-    value = float(text)
-    return value if math.isfinite(value) else _NON_FINITE
-
-
 def _safe_key(key: str) -> str:
     """A key as it may appear in an error's loc: bad characters escaped, so it can be encoded."""
     return _BAD_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
@@ -89,32 +82,50 @@ def _find_bad(value: Any, loc: list[Any]) -> tuple[list[Any], str] | None:
     return None
 
 
-def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=lambda _: _NON_FINITE, parse_float=_finite_float)
+class _Parsed:
+    """A JSON body parsed with NaN and infinities (NaN, Infinity, 1e400) marked, not floats."""
+
+    def __init__(self, text: str, ndjson: bool) -> None:
+        self.non_finite = False
+        if ndjson:
+            # Lines end at \n only: U+2028 and friends may stand inside a JSON string.
+            lines = enumerate(text.split("\n"))
+            self.docs = [(["body", n], self._loads(line)) for n, line in lines if line.strip()]
+        else:
+            self.docs = [(["body"], self._loads(text))]
+
+    def _loads(self, text: str) -> Any:
+        return json.loads(text, parse_constant=self._mark, parse_float=self._float)
+
+    def _mark(self, _: str) -> Any:
+        self.non_finite = True
+        return _NON_FINITE
+
+    def _float(self, text: str) -> Any:
+        value = float(text)
+        return value if math.isfinite(value) else self._mark(text)
 
 
 def bad_value_location(text: str, ndjson: bool) -> tuple[list[Any], str] | None:
     """Where a NUL, an unpaired surrogate, a NaN or an infinity sits in a JSON body, if anywhere.
 
     ``text`` is the body decoded as strict UTF-8, so raw surrogates cannot be in it: only
-    escapes produce those, and only a few spellings produce the numbers JSON does not have.
+    escapes produce them. One parse (C speed) finds the numbers JSON does not have; the walk
+    in Python runs only when there is something to look for.
     """
     if "\x00" in text:
         return ["body"], BAD_CHARS_MSG
-    if "\\u" not in text and "\\U" not in text and not _NON_FINITE_HINT.search(text):
-        return None
     try:
-        if ndjson:
-            # Lines end at \n only: U+2028 and friends may stand inside a JSON string.
-            for n, line in enumerate(text.split("\n")):
-                if line.strip():
-                    found = _find_bad(_loads(line), ["body", n])
-                    if found is not None:
-                        return found
-            return None
-        return _find_bad(_loads(text), ["body"])
+        parsed = _Parsed(text, ndjson)
     except (ValueError, RecursionError):
         return None  # malformed JSON is reported by the route's own parsing
+    if not parsed.non_finite and "\\u" not in text:
+        return None
+    for loc, doc in parsed.docs:
+        found = _find_bad(doc, loc)
+        if found is not None:
+            return found
+    return None
 
 
 def _where(loc: list[Any]) -> str:

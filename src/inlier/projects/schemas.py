@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from inlier.kit.fields import RequestBody
 
 Status = Literal["draft", "active", "paused", "completed"]
 Visibility = Literal["members", "open"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(RequestBody):
+    """A request body (see RequestBody)."""
 
 
 class ReviewIn(Strict):
@@ -61,8 +63,7 @@ class ProjectIn(Strict):
     models: dict[str, ModelIn] = Field(default_factory=dict, max_length=20)
     quality: QualityIn = Field(default_factory=QualityIn)
     export: ExportIn = Field(default_factory=ExportIn)
-    # The contract says an integer: no "30", 30.0 or true.
-    lease_minutes: int = Field(default=30, ge=1, le=1440, strict=True)
+    lease_minutes: int = Field(default=30, ge=1, le=1440)
     status: Status = "active"
     visibility: Visibility = "members"
 
@@ -76,7 +77,7 @@ class ProjectPatch(Strict):
     models: dict[str, ModelIn] | None = Field(default=None, max_length=20)
     quality: QualityIn | None = None
     export: ExportIn | None = None
-    lease_minutes: int | None = Field(default=None, ge=1, le=1440, strict=True)
+    lease_minutes: int | None = Field(default=None, ge=1, le=1440)
     status: Status | None = None
     visibility: Visibility | None = None
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from inlier.kit.fields import RequestBody
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(RequestBody):
+    """A request body (see RequestBody)."""
 
 
 class NextIn(Strict):
@@ -19,7 +21,7 @@ class SubmitIn(Strict):
     """An attempt sends ``answer``; a review sends ``verdict`` (and ``answer`` to improve)."""
 
     answer: dict[str, Any] | None = None
-    active_seconds: int | None = Field(default=None, ge=0, le=86_400, strict=True)
+    active_seconds: int | None = Field(default=None, ge=0, le=86_400)
     verdict: Literal["approve", "improve", "reject"] | None = None
     feedback: str | None = Field(default=None, max_length=100_000)
     score: int | None = Field(default=None, ge=1, le=5)
@@ -27,8 +29,7 @@ class SubmitIn(Strict):
 
 
 class HeartbeatIn(Strict):
-    # The contract says an integer: no "60", 60.0 or true.
-    active_seconds: int = Field(ge=0, le=86_400, strict=True)
+    active_seconds: int = Field(ge=0, le=86_400)
 
 
 class DraftIn(Strict):

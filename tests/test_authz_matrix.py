@@ -1,0 +1,398 @@
+"""Who may call what: every operation in the OpenAPI document, for every kind of caller, on their
+own and someone else's resource, against an explicit table of expected statuses.
+
+A new operation without a row in POLICY fails the suite: decide who may call it, then add it.
+
+The callers, all relative to one project P:
+
+- ``anonymous``: no token.
+- ``contributor_member``: a contributor who is a member of P.
+- ``contributor_outsider``: a contributor who is not a member of P.
+- ``reviewer_member``: a contributor whose membership of P has the role ``reviewer``.
+- ``owner``: the owner (creator) of P.
+- ``other_owner``: an owner of other projects (Q and O), not a member of P.
+- ``admin``.
+
+The resources each operation is called on (its "targets"):
+
+- projects: ``own`` = P, ``other`` = Q (members only; only ``other_owner`` belongs to it),
+  ``open`` = O (``visibility: open``, no requirements, owned by ``other_owner``).
+- users: ``own`` = the caller's own id, ``other`` = someone else's.
+- assignments: ``own`` = a lease the caller holds, ``other`` = a lease someone else holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conftest import GOOD_ANSWER, PAIRWISE_TEMPLATE, Actor, World, make_settings, pairwise_item
+from inlier.app import create_app
+
+ROLES = (
+    "anonymous",
+    "contributor_member",
+    "contributor_outsider",
+    "reviewer_member",
+    "owner",
+    "other_owner",
+    "admin",
+)
+TARGETS = {
+    "none": ("-",),
+    "user": ("own", "other"),
+    "project": ("own", "other", "open"),
+    "assignment": ("own", "other"),
+}
+Statuses = dict[str, tuple[int, ...]]
+
+# ---- the table -----------------------------------------------------------------------------
+# One status per target, in the order of TARGETS[kind].
+
+PUBLIC: Statuses = {role: (201,) for role in ROLES}  # signing in with one's own credentials
+
+SIGNED_IN: Statuses = {
+    "anonymous": (401,),
+    "contributor_member": (200,),
+    "contributor_outsider": (200,),
+    "reviewer_member": (200,),
+    "owner": (200,),
+    "other_owner": (200,),
+    "admin": (200,),
+}
+
+ADMIN_ONLY_CREATE: Statuses = {
+    "anonymous": (401,),
+    "contributor_member": (403,),
+    "contributor_outsider": (403,),
+    "reviewer_member": (403,),
+    "owner": (403,),
+    "other_owner": (403,),
+    "admin": (201,),
+}
+
+ADMIN_ONLY_READ: Statuses = {
+    "anonymous": (401,),
+    "contributor_member": (403,),
+    "contributor_outsider": (403,),
+    "reviewer_member": (403,),
+    "owner": (403,),
+    "other_owner": (403,),
+    "admin": (200,),
+}
+
+#                                   own    other
+ADMIN_ONLY_ON_A_USER: Statuses = {
+    "anonymous": (401, 401),
+    "contributor_member": (403, 403),
+    "contributor_outsider": (403, 403),
+    "reviewer_member": (403, 403),
+    "owner": (403, 403),
+    "other_owner": (403, 403),
+    "admin": (200, 200),
+}
+
+OWNERS_AND_ADMINS_CREATE: Statuses = {
+    "anonymous": (401,),
+    "contributor_member": (403,),
+    "contributor_outsider": (403,),
+    "reviewer_member": (403,),
+    "owner": (201,),
+    "other_owner": (201,),
+    "admin": (201,),
+}
+
+#                                   P      Q      O (open)
+SEE_PROJECT: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (200, 404, 200),
+    "contributor_outsider": (404, 404, 200),
+    "reviewer_member": (200, 404, 200),
+    "owner": (200, 404, 200),
+    "other_owner": (404, 200, 200),
+    "admin": (200, 200, 200),
+}
+
+# Owners and admins; 403 for those who can see the project, 404 for those who cannot.
+MANAGE_PROJECT: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (403, 404, 403),
+    "contributor_outsider": (404, 404, 403),
+    "reviewer_member": (403, 404, 403),
+    "owner": (200, 404, 403),
+    "other_owner": (404, 200, 200),
+    "admin": (200, 200, 200),
+}
+
+MANAGE_PROJECT_CREATE: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (403, 404, 403),
+    "contributor_outsider": (404, 404, 403),
+    "reviewer_member": (403, 404, 403),
+    "owner": (201, 404, 403),
+    "other_owner": (404, 201, 201),
+    "admin": (201, 201, 201),
+}
+
+# `next` for a project: 404 if you cannot see it, 204 (with Inlier-Reason) if you may not work
+# it — admins and owners who are not members and not contributors — else a lease.
+NEXT_ON_PROJECT: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (200, 404, 200),
+    "contributor_outsider": (404, 404, 200),
+    "reviewer_member": (200, 404, 200),
+    "owner": (200, 404, 204),
+    "other_owner": (404, 200, 200),
+    "admin": (204, 204, 204),
+}
+
+#                                   own    other
+HOLDER_ONLY: Statuses = {
+    "anonymous": (401, 401),
+    "contributor_member": (200, 404),
+    "contributor_outsider": (200, 404),
+    "reviewer_member": (200, 404),
+    "owner": (200, 404),
+    "other_owner": (200, 404),
+    "admin": (200, 404),
+}
+
+HOLDER_ONLY_SUBMIT: Statuses = {
+    "anonymous": (401, 401),
+    "contributor_member": (201, 404),
+    "contributor_outsider": (201, 404),
+    "reviewer_member": (201, 404),
+    "owner": (201, 404),
+    "other_owner": (201, 404),
+    "admin": (201, 404),
+}
+
+V1 = "/api/v1"
+POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
+    ("POST", f"{V1}/auth/token"): ("none", PUBLIC),
+    ("GET", f"{V1}/me"): ("none", SIGNED_IN),
+    ("POST", f"{V1}/users"): ("none", ADMIN_ONLY_CREATE),
+    ("GET", f"{V1}/users"): ("none", ADMIN_ONLY_READ),
+    ("GET", f"{V1}/users/{{user_id}}"): ("user", ADMIN_ONLY_ON_A_USER),
+    ("PUT", f"{V1}/users/{{user_id}}/skills/{{skill}}"): ("user", ADMIN_ONLY_ON_A_USER),
+    ("POST", f"{V1}/projects"): ("none", OWNERS_AND_ADMINS_CREATE),
+    ("GET", f"{V1}/projects"): ("none", SIGNED_IN),
+    ("GET", f"{V1}/projects/{{project_id}}"): ("project", SEE_PROJECT),
+    ("PATCH", f"{V1}/projects/{{project_id}}"): ("project", MANAGE_PROJECT),
+    ("GET", f"{V1}/projects/{{project_id}}/stats"): ("project", MANAGE_PROJECT),
+    ("POST", f"{V1}/projects/{{project_id}}/members"): ("project", MANAGE_PROJECT_CREATE),
+    ("GET", f"{V1}/projects/{{project_id}}/members"): ("project", MANAGE_PROJECT),
+    ("POST", f"{V1}/projects/{{project_id}}/items"): ("project", MANAGE_PROJECT_CREATE),
+    ("GET", f"{V1}/projects/{{project_id}}/items"): ("project", MANAGE_PROJECT),
+    ("GET", f"{V1}/projects/{{project_id}}/export"): ("project", MANAGE_PROJECT),
+    ("POST", f"{V1}/assignments/next"): ("project", NEXT_ON_PROJECT),
+    ("GET", f"{V1}/assignments/{{assignment_id}}"): ("assignment", HOLDER_ONLY),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/submit"): ("assignment", HOLDER_ONLY_SUBMIT),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/heartbeat"): ("assignment", HOLDER_ONLY),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/skip"): ("assignment", HOLDER_ONLY),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/release"): ("assignment", HOLDER_ONLY),
+    ("PUT", f"{V1}/assignments/{{assignment_id}}/draft"): ("assignment", HOLDER_ONLY),
+}
+
+# Which of P, Q and O each caller finds in GET /projects.
+LISTED: dict[str, set[str]] = {
+    "contributor_member": {"own", "open"},
+    "contributor_outsider": {"open"},
+    "reviewer_member": {"own", "open"},
+    "owner": {"own", "open"},
+    "other_owner": {"other", "open"},
+    "admin": {"own", "other", "open"},
+}
+
+HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+
+
+def operations(app: Any) -> set[tuple[str, str]]:
+    """(METHOD, path template) for every operation in the app's OpenAPI document."""
+    return {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+
+
+def test_every_operation_in_openapi_has_a_policy(tmp_path: Path) -> None:
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'unused.db'}"))
+    ops = operations(app)
+    assert ops, "the OpenAPI document lists no operations"
+    missing = sorted(ops - POLICY.keys())
+    assert not missing, f"operations with no row in POLICY (decide who may call them): {missing}"
+    stale = sorted(POLICY.keys() - ops)
+    assert not stale, f"rows in POLICY for operations that no longer exist: {stale}"
+    for key, (kind, statuses) in POLICY.items():
+        assert set(statuses) == set(ROLES), key
+        assert all(len(s) == len(TARGETS[kind]) for s in statuses.values()), key
+    # The document says which operations need a token: exactly those anonymous callers fail.
+    paths = app.openapi()["paths"]
+    for method, path in ops:
+        declared = bool(paths[path][method.lower()].get("security"))
+        needs_token = set(POLICY[(method, path)][1]["anonymous"]) == {401}
+        assert declared == needs_token, (method, path, declared)
+
+
+# ---- the world the table is checked against ------------------------------------------------
+
+PASSWORD = "correct-horse"
+
+
+@dataclass
+class Cast:
+    world: World
+    actors: dict[str, Actor]
+    spare: Actor  # someone who is none of the roles: the "other" user, added as a member
+    projects: dict[str, str]  # target → project id
+    work: str  # a project every signed-in role is a member of, for their own leases
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def password(self, role: str) -> str:
+        return "admin-password" if role == "admin" else PASSWORD
+
+    async def lease(self, role: str) -> str:
+        """The id of a live lease ``role`` holds on the work project (taking one if needed)."""
+        r = await self.actors[role].next(self.work)
+        assert r.status_code == 200, (role, r.status_code, r.text)
+        return str(r.json()["id"])
+
+
+async def build_cast(world: World) -> Cast:
+    admin = await world.admin()
+    actors: dict[str, Actor] = {"admin": admin}
+    actors["owner"] = await world.user("owner")
+    actors["other_owner"] = await world.user("owner")
+    for role in ("contributor_member", "contributor_outsider", "reviewer_member"):
+        actors[role] = await world.user("contributor")
+    spare = await world.user("contributor")
+    owner, other_owner = actors["owner"], actors["other_owner"]
+    p = await world.project(owner, name="P")
+    q = await world.project(other_owner, name="Q")
+    o = await world.project(other_owner, name="O", visibility="open")
+    work = await world.project(owner, name="W")
+    for proj, who in ((p, owner), (q, other_owner), (o, other_owner)):
+        rows = [pairwise_item(n) for n in range(8)]
+        await world.items(who, proj["id"], rows)
+    await world.items(owner, work["id"], [pairwise_item(n) for n in range(40)])
+    await world.member(owner, p["id"], actors["contributor_member"])
+    await world.member(owner, p["id"], actors["reviewer_member"], "reviewer")
+    for role in ROLES:
+        if role not in ("anonymous", "owner"):
+            await world.member(owner, work["id"], actors[role])
+    projects = {"own": p["id"], "other": q["id"], "open": o["id"]}
+    return Cast(world, actors, spare, projects, work["id"])
+
+
+async def request_for(
+    cast: Cast, method: str, template: str, role: str, target: str
+) -> tuple[str, dict[str, Any]]:
+    """The path and keyword arguments of a well-formed call of this operation."""
+    n = next(cast.counter)
+    me = cast.actors.get(role)
+    params: dict[str, str] = {"skill": "medicine.cardiology"}
+    if "{project_id}" in template:
+        params["project_id"] = cast.projects[target]
+    if "{user_id}" in template:
+        params["user_id"] = me.id if target == "own" and me is not None else cast.spare.id
+    if "{assignment_id}" in template:
+        holder = role if target == "own" and role != "anonymous" else "contributor_member"
+        if target == "other" and role == "contributor_member":
+            holder = "reviewer_member"
+        params["assignment_id"] = await cast.lease(holder)
+    path = template.format(**params).removeprefix(V1)
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/auth/token"): {
+            "email": (me or cast.spare).email,
+            "password": cast.password(role) if me else PASSWORD,
+        },
+        ("POST", "/users"): {"email": f"new{n}@example.org", "name": "New", "password": PASSWORD},
+        ("PUT", "/users/{user_id}/skills/{skill}"): {"level": 2},
+        ("POST", "/projects"): {"name": f"New {n}", "template": PAIRWISE_TEMPLATE},
+        ("PATCH", "/projects/{project_id}"): {"name": f"Renamed {n}"},
+        ("POST", "/projects/{project_id}/members"): {
+            "user_id": cast.spare.id,
+            "role": "contributor",
+        },
+        ("POST", "/projects/{project_id}/items"): [pairwise_item(1000 + n)],
+        ("POST", "/assignments/next"): {"project_id": cast.projects.get(target)},
+        ("POST", "/assignments/{assignment_id}/submit"): {"answer": GOOD_ANSWER},
+        ("POST", "/assignments/{assignment_id}/heartbeat"): {"active_seconds": 10},
+        ("PUT", "/assignments/{assignment_id}/draft"): {"answer": {"rationale": "so far"}},
+    }
+    key = (method, template.removeprefix(V1))
+    return path, ({"json": bodies[key]} if key in bodies else {})
+
+
+async def call(cast: Cast, role: str, method: str, path: str, **kw: Any) -> httpx.Response:
+    if role == "anonymous":
+        return await cast.world.client.request(method, V1 + path, **kw)
+    return await cast.actors[role].request(method, path, **kw)
+
+
+def check_shape(r: httpx.Response) -> str | None:
+    """What is wrong with the form of an answer, whatever its status."""
+    if r.status_code >= 400:
+        if not r.headers.get("content-type", "").startswith("application/problem+json"):
+            return f"{r.status_code} is not problem+json"
+        body = r.json()
+        if body.get("status") != r.status_code or not all(
+            body.get(k) for k in ("type", "title", "detail")
+        ):
+            return f"{r.status_code} problem lacks type/title/status/detail: {body}"
+    if r.status_code == 401 and r.headers.get("www-authenticate") != "Bearer":
+        return "401 without WWW-Authenticate: Bearer"
+    if r.status_code == 204 and not r.headers.get("inlier-reason"):
+        return "204 without Inlier-Reason"
+    return None
+
+
+async def test_who_may_call_what(world: World, app: Any) -> None:
+    """Walk every operation in the OpenAPI document; report every cell that differs."""
+    cast = await build_cast(world)
+    wrong: list[str] = []
+    for method, template in sorted(operations(app)):
+        if (method, template) not in POLICY:
+            wrong.append(f"{method} {template}: no row in POLICY")
+            continue
+        kind, statuses = POLICY[(method, template)]
+        for role in ROLES:
+            for target, expected in zip(TARGETS[kind], statuses[role], strict=True):
+                path, kw = await request_for(cast, method, template, role, target)
+                r = await call(cast, role, method, path, **kw)
+                cell = f"{method} {template} as {role} on {target}"
+                if r.status_code != expected:
+                    wrong.append(f"{cell}: expected {expected}, got {r.status_code} {r.text[:120]}")
+                elif (problem := check_shape(r)) is not None:
+                    wrong.append(f"{cell}: {problem}")
+    assert not wrong, f"{len(wrong)} cells differ from POLICY:\n" + "\n".join(wrong)
+
+
+async def test_the_project_list_shows_exactly_what_each_caller_may_see(world: World) -> None:
+    cast = await build_cast(world)
+    ids = {pid: target for target, pid in cast.projects.items()}
+    for role, expected in LISTED.items():
+        r = await cast.actors[role].get("/projects", params={"limit": 1000})
+        assert r.status_code == 200
+        seen = {ids[p["id"]] for p in r.json()["data"] if p["id"] in ids}
+        assert seen == expected, role
+
+
+async def test_what_a_member_sees_of_a_project_says_their_role(world: World) -> None:
+    """``my_role`` is the caller's membership, so clients can tell what they may do."""
+    cast = await build_cast(world)
+    expected = {
+        "contributor_member": "contributor",
+        "reviewer_member": "reviewer",
+        "owner": "owner",
+        "admin": None,
+    }
+    for role, my_role in expected.items():
+        r = await cast.actors[role].get(f"/projects/{cast.projects['own']}")
+        assert r.status_code == 200 and r.json()["my_role"] == my_role, role
