@@ -134,6 +134,13 @@ def serve(
     workers: Annotated[int, typer.Option(help="worker processes (PostgreSQL: one per core)")] = 1,
     database_url: DbUrl = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            help="proxies whose X-Forwarded-For is trusted (comma-separated, or *); the "
+            "client address feeds the sign-in limits"
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Migrate the database if needed, then serve the API (and pages) with uvicorn."""
     import uvicorn
@@ -154,6 +161,8 @@ def serve(
         workers=workers,
         log_level=log_level.lower(),
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 
@@ -180,7 +189,14 @@ def demo(
         f'-d \'{{"email": "cardio@demo.inlier", "password": "inlier-demo"}}\'\n'
     )
     if not no_serve:
-        serve(host=host, port=port, workers=1, database_url=settings.database_url, log_level="info")
+        serve(
+            host=host,
+            port=port,
+            workers=1,
+            database_url=settings.database_url,
+            log_level="info",
+            forwarded_allow_ips="127.0.0.1",
+        )
 
 
 @users_app.command("create")

@@ -122,10 +122,12 @@ def _parse_items_body(body: bytes, content_type: str) -> list[Any]:
     ctype = content_type.split(";")[0].strip().lower()
     try:
         if ctype in NDJSON_TYPES:
-            rows = []
-            # Lines end at \n only: U+2028 and friends may stand inside a JSON string.
-            for n, line in enumerate(body.decode("utf-8").split("\n"), start=1):
+            rows: list[Any] = []
+            # Lines end at \n only: U+2028 and friends may stand inside a JSON string. Rows
+            # are counted as validation counts them: blank lines are not rows.
+            for line in body.decode("utf-8").split("\n"):
                 if line.strip():
+                    n = len(rows) + 1
                     try:
                         rows.append(json.loads(line))
                     except (ValueError, RecursionError) as exc:

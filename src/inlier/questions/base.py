@@ -5,7 +5,9 @@ from __future__ import annotations
 import builtins
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
+
+from inlier.kit.fields import RequestBody
 
 Loc = list[str | int]
 Problems = list[dict[str, Any]]
@@ -14,8 +16,8 @@ FIELD_TYPES = ("text", "markdown", "chat", "steps", "code", "image_url")
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(RequestBody):
+    """Template parts are request bodies: unknown keys and lax types are errors."""
 
 
 class GeneratedSpec(Strict):
@@ -23,7 +25,7 @@ class GeneratedSpec(Strict):
     from_: list[str] = Field(default_factory=list, alias="from")
     max_regenerations: int = Field(default=3, ge=0, le=100)
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
 class FieldSpec(Strict):
