@@ -23,6 +23,7 @@ from inlier.kit.middleware import Metrics, Plumbing
 from inlier.projects.api import router as projects_router
 from inlier.settings import Settings, is_sqlite
 from inlier.workflow.api import router as workflow_router
+from inlier.workflow.service import ReclaimSchedule
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock or Clock()
     app.state.pg = not is_sqlite(settings.database_url)
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+    app.state.reclaim = ReclaimSchedule()
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
 from inlier.kit.auth import CurrentUser, Tx
 from inlier.kit.clock import iso
@@ -31,12 +30,11 @@ async def next_assignment(
     state = request.app.state
     now = state.clock.now()
     project_id = body.project_id if body else None
-    try:
-        async with s.begin_nested():
-            a, acc, reason = await service.next_assignment(s, who, project_id, now, state.pg)
-    except IntegrityError:
-        # Two concurrent `next` calls by one person: the other one won; return its lease.
-        a, acc, reason = await service.next_assignment(s, who, project_id, now, state.pg)
+    # One person's concurrent calls are serialized in the service (a row lock on PostgreSQL,
+    # the single writer on SQLite), so they all get the same lease.
+    a, acc, reason = await service.next_assignment(
+        s, who, project_id, now, state.pg, state.reclaim
+    )
     if a is None:
         return Response(status_code=204, headers={"Inlier-Reason": reason or "queue_empty"})
     return await service.assignment_out(s, a, acc)

@@ -94,8 +94,10 @@ async def _pick_slot(
     s: AsyncSession, project_id: int, stage: str, user_id: int, pg: bool
 ) -> tuple[int, int] | None:
     touched = select(Touch.id).where(Touch.item_id == Slot.item_id, Touch.user_id == user_id)
+    # The item comes along, so that answering with it needs no second query.
     q = (
-        select(Slot.id, Slot.item_id)
+        select(Slot.id, Slot.item_id, Item)
+        .join(Item, Item.id == Slot.item_id)
         .where(
             Slot.project_id == project_id,
             Slot.stage == stage,
@@ -191,8 +193,32 @@ async def _lease(
     return a
 
 
+class ReclaimSchedule:
+    """Sweeps a project's lapsed leases at most every ``every`` per process.
+
+    Everyone's `next` would otherwise sweep; a lapsed lease waiting a second longer costs
+    nothing, and a person's own lapsed lease is ended on the spot by ``_held`` regardless.
+    """
+
+    def __init__(self, every: timedelta = timedelta(seconds=1)) -> None:
+        self.every = every
+        self._last: dict[int, datetime] = {}
+
+    def due(self, project_id: int, now: datetime) -> bool:
+        last = self._last.get(project_id)
+        if last is not None and timedelta(0) <= now - last < self.every:
+            return False
+        self._last[project_id] = now
+        return True
+
+
 async def next_assignment(
-    s: AsyncSession, who: Principal, project_id: str | None, now: datetime, pg: bool
+    s: AsyncSession,
+    who: Principal,
+    project_id: str | None,
+    now: datetime,
+    pg: bool,
+    schedule: ReclaimSchedule | None = None,
 ) -> tuple[Assignment | None, projects.Access | None, str | None]:
     """The person's current lease, or a new one on the best open slot, or why there is none."""
     if pg:
@@ -209,7 +235,8 @@ async def next_assignment(
         if not candidates:
             return None, None, "not_approved" if who.status != "approved" else "no_eligible_project"
     for acc in candidates:
-        await reclaim_expired(s, acc.project.id, now, pg)
+        if schedule is None or schedule.due(acc.project.id, now):
+            await reclaim_expired(s, acc.project.id, now, pg)
         held = await _held(s, who.id, acc.project.id, now)
         if held is not None:
             return held, acc, None
