@@ -32,9 +32,7 @@ async def next_assignment(
     project_id = body.project_id if body else None
     # One person's concurrent calls are serialized in the service (a row lock on PostgreSQL,
     # the single writer on SQLite), so they all get the same lease.
-    a, acc, reason = await service.next_assignment(
-        s, who, project_id, now, state.pg, state.reclaim
-    )
+    a, acc, reason = await service.next_assignment(s, who, project_id, now, state.pg, state.reclaim)
     if a is None:
         return Response(status_code=204, headers={"Inlier-Reason": reason or "queue_empty"})
     return await service.assignment_out(s, a, acc)
