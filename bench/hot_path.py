@@ -1,0 +1,234 @@
+"""Anatomy of the hot path: every SQL statement one next + submit cycle issues, and its time.
+
+Runs the app in this process (create_app + httpx's ASGI transport: no network, no server
+process) on a fresh database made by `inlier init`, with one contributor doing --cycles
+sequential next + submit cycles. SQLAlchemy's cursor events time each statement as the app
+sees it (on SQLite that includes aiosqlite's hand-off to its thread). Prints the statements of
+a cycle with their mean time, statements and DB time per cycle, and CPU and wall per cycle.
+
+--inline-sqlite is an experiment, not a configuration: it patches aiosqlite in this process so
+that statements run on the event-loop thread instead of being handed to aiosqlite's thread,
+to show what that hand-off costs. Compare a run with and without it.
+
+    .venv/bin/python bench/hot_path.py
+    .venv/bin/python bench/hot_path.py --inline-sqlite
+    .venv/bin/python bench/hot_path.py --db postgresql
+"""
+
+# ruff: noqa: E402 (bench/ is moved on sys.path before the imports)
+from __future__ import annotations
+
+import os
+import sys
+
+# bench/ holds a queue.py: keep bench/ after the standard library on sys.path, so that it
+# cannot shadow the standard library's queue module (asyncio and aiosqlite import it).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+
+import argparse
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from _common import (
+    ADMIN_EMAIL,
+    ANSWER,
+    PAIRWISE_TEMPLATE,
+    PASSWORD,
+    Cleanup,
+    conditions,
+    inlier_init,
+    item_pool,
+    item_row,
+    log,
+    make_database,
+    table,
+    temp_dir,
+)
+
+
+def patch_aiosqlite_inline() -> None:
+    """Run aiosqlite's calls directly on the calling thread (experiment only)."""
+    import sqlite3
+
+    import aiosqlite.core as core
+
+    original_execute = core.Connection._execute
+    original_connect = sqlite3.connect
+
+    async def inline(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._connection is None:  # connecting still goes through the thread
+            return await original_execute(self, fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        kwargs["check_same_thread"] = False
+        return original_connect(*args, **kwargs)
+
+    core.Connection._execute = inline  # type: ignore[method-assign]
+    sqlite3.connect = connect  # type: ignore[assignment]
+
+
+async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    import httpx
+    from sqlalchemy import event
+
+    from inlier.app import create_app
+    from inlier.settings import Settings
+
+    settings = Settings(database_url=url, log_level="WARNING", argon2_time_cost=1)
+    app = create_app(settings)
+    engine = app.state.db.engine.sync_engine
+    phase = {"name": "setup"}
+    timings: dict[tuple[str, str], list[float]] = defaultdict(list)
+    started: dict[int, float] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        started[id(conn)] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        elapsed = time.perf_counter() - started.pop(id(conn), time.perf_counter())
+        timings[(phase["name"], " ".join(statement.split()))].append(elapsed * 1000)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench/api/v1") as c:
+
+        async def ok(r: httpx.Response) -> Any:
+            if r.status_code >= 400:
+                raise RuntimeError(f"{r.request.method} {r.request.url}: {r.status_code} {r.text}")
+            return r.json() if r.content else None
+
+        admin = (
+            await ok(await c.post("/auth/token", json={"email": ADMIN_EMAIL, "password": PASSWORD}))
+        )["token"]
+        h = {"Authorization": f"Bearer {admin}"}
+        project = await ok(
+            await c.post(
+                "/projects",
+                headers=h,
+                json={"name": "hot path", "template": PAIRWISE_TEMPLATE, "status": "active"},
+            )
+        )
+        user = await ok(
+            await c.post(
+                "/users",
+                headers=h,
+                json={
+                    "email": "worker@bench.inlier",
+                    "name": "worker",
+                    "password": PASSWORD,
+                    "roles": ["contributor"],
+                    "profile": {"country": "BR"},
+                },
+            )
+        )
+        await ok(
+            await c.post(
+                f"/projects/{project['id']}/members",
+                headers=h,
+                json={"user_id": user["id"], "role": "contributor"},
+            )
+        )
+        pool = item_pool()
+        rows = [item_row(i, pool) for i in range(1, args.cycles + args.warmup + 2)]
+        await ok(await c.post(f"/projects/{project['id']}/items", headers=h, json=rows))
+        token = (
+            await ok(
+                await c.post(
+                    "/auth/token", json={"email": "worker@bench.inlier", "password": PASSWORD}
+                )
+            )
+        )["token"]
+        wh = {"Authorization": f"Bearer {token}"}
+
+        async def cycle() -> None:
+            phase["name"] = "next"
+            r = await c.post("/assignments/next", headers=wh, json={"project_id": project["id"]})
+            aid = (await ok(r))["id"]
+            phase["name"] = "submit"
+            r = await c.post(
+                f"/assignments/{aid}/submit",
+                headers={**wh, "Idempotency-Key": uuid.uuid4().hex},
+                json={"answer": ANSWER, "active_seconds": 30},
+            )
+            await ok(r)
+            phase["name"] = "idle"
+
+        log(f"{args.warmup} warm-up cycles, then {args.cycles} measured")
+        for _ in range(args.warmup):
+            await cycle()
+        timings.clear()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for _ in range(args.cycles):
+            await cycle()
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    await app.state.db.dispose()
+    return {"timings": timings, "cpu": cpu, "wall": wall}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--cycles", type=int, default=300, help="measured cycles")
+    ap.add_argument("--warmup", type=int, default=30, help="unmeasured cycles first")
+    ap.add_argument(
+        "--inline-sqlite",
+        action="store_true",
+        help="experiment: run SQLite calls on the event-loop thread (patches aiosqlite here)",
+    )
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1", help="server URL")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir and database")
+    args = ap.parse_args()
+    if not 1 <= args.cycles <= 100_000:
+        ap.error("--cycles 1..100,000")
+    if args.inline_sqlite:
+        if args.db != "sqlite":
+            ap.error("--inline-sqlite is for --db sqlite")
+        patch_aiosqlite_inline()
+
+    started = conditions()
+    with Cleanup() as stack:
+        tmp = temp_dir(stack, args.keep)
+        url = make_database(stack, args.db, tmp, args.pg_url, args.keep, "hot")
+        inlier_init(url)
+        res = asyncio.run(run(args, url))
+
+    n = args.cycles
+    print()
+    print(f"bench/hot_path.py · {started}")
+    mode = " (aiosqlite patched inline: experiment)" if args.inline_sqlite else ""
+    print(f"db={args.db}{mode} · 1 contributor, {n} sequential cycles, in-process ASGI")
+    for name in ("next", "submit"):
+        rows = []
+        for (ph, sql), v in res["timings"].items():
+            if ph == name:
+                rows.append([sql[:96], len(v) / n, sum(v) / len(v)])
+        print()
+        print(table([f"statements of {name}", "per call", "mean ms"], rows))
+    per_cycle = sum(len(v) for v in res["timings"].values()) / n
+    db_ms = sum(sum(v) for v in res["timings"].values()) / n
+    print()
+    summary = [
+        ["SQL statements per cycle", per_cycle],
+        ["time in statements per cycle, ms", db_ms],
+        ["wall per cycle, ms", res["wall"] / n * 1000],
+        ["CPU per cycle (app + in-process client), ms", res["cpu"] / n * 1000],
+    ]
+    print(table(["figure", "value"], summary))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; cleaned up", file=sys.stderr)
+        sys.exit(130)
