@@ -461,7 +461,7 @@ def items_import(
     as_user: AsUser = None,
     database_url: DbUrl = None,
 ) -> None:
-    """Import items from a file. Every row is checked first; one bad row imports nothing.
+    """Import items from a file in one transaction: one bad row imports nothing.
 
     JSONL rows are {"external_id"?, "data": {...}, "gold"?, "priority"?}. CSV and Parquet
     columns are the template's fields (plus external_id, priority, and gold as JSON).
@@ -484,18 +484,9 @@ def items_import(
     async def work(db: Database) -> int:
         acc = await managed_project(db, as_user, project)
         with Progress(*columns, console=console, transient=False) as bar:
-            check = bar.add_task("checking", total=total)
-            write = bar.add_task("importing", total=total, start=False)
-
-            def on_checked(n: int) -> None:
-                bar.advance(check, n)
-
-            def on_written(n: int) -> None:
-                bar.start_task(write)
-                bar.advance(write, n)
-
+            task = bar.add_task("importing", total=total)
             return await projects.import_file(
-                db, acc, file, fmt, Clock().now(), on_checked, on_written
+                db, acc, file, fmt, Clock().now(), lambda n: bar.advance(task, n)
             )
 
     created = run(settings, work)

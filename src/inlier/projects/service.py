@@ -363,10 +363,11 @@ def check_rows(template: Template, rows: Iterable[Any]) -> Iterator[dict[str, An
 
 
 class ItemWriter:
-    """Inserts already-checked rows in batches, then opens their slots set-wise at the end.
+    """Inserts checked rows in chunks and opens each chunk's slots set-wise as it goes.
 
-    Each batch runs in a savepoint, so a duplicate ``external_id`` is reported with its row
-    number instead of failing the whole transaction blindly.
+    Each chunk runs in a savepoint, so a duplicate ``external_id`` is reported with its row
+    number instead of failing the whole transaction blindly; each chunk has its own batch tag,
+    so opening its slots reads just that chunk (no sort of the whole import).
     """
 
     def __init__(self, s: AsyncSession, project: Project, now: datetime, batch: int = 2000):
@@ -377,6 +378,8 @@ class ItemWriter:
         self.batch_id = secrets.token_hex(8)
         self.pending: list[dict[str, Any]] = []
         self.count = 0
+        self.chunks = 0
+        self.overlap = int((project.workflow or {}).get("overlap", 1))
 
     async def add(self, row: dict[str, Any]) -> None:
         self.pending.append(
@@ -386,7 +389,7 @@ class ItemWriter:
                 "data": row["data"],
                 "gold": row.get("gold"),
                 "priority": row.get("priority", 0),
-                "import_batch": self.batch_id,
+                "import_batch": f"{self.batch_id}-{self.chunks:08d}",
                 "created_at": self.now,
             }
         )
@@ -394,14 +397,19 @@ class ItemWriter:
             await self.flush()
 
     async def flush(self) -> None:
+        from inlier.workflow.service import open_attempt_slots
+
         if not self.pending:
             return
         try:
             async with self.s.begin_nested():
-                await self.s.execute(insert(Item), self.pending)
+                await self.s.execute(insert(Item.metadata.tables["items"]), self.pending)
         except IntegrityError as exc:
             raise await self._duplicate(exc) from exc
+        tag = self.pending[0]["import_batch"]
+        await open_attempt_slots(self.s, self.project.id, tag, self.overlap)
         self.count += len(self.pending)
+        self.chunks += 1
         self.pending = []
 
     async def _duplicate(self, exc: IntegrityError) -> Conflict:
@@ -422,11 +430,7 @@ class ItemWriter:
         return Conflict(f"rows {self.count + 1}..{self.count + len(self.pending)}: {exc.orig}")
 
     async def finish(self) -> int:
-        from inlier.workflow.service import open_attempt_slots
-
         await self.flush()
-        overlap = int((self.project.workflow or {}).get("overlap", 1))
-        await open_attempt_slots(self.s, self.project.id, self.batch_id, overlap)
         return self.count
 
 
@@ -494,23 +498,33 @@ async def import_file(
     path: Any,
     fmt: str,
     now: datetime,
-    on_checked: Any = None,
-    on_written: Any = None,
+    on_progress: Any = None,
 ) -> int:
-    """Two streaming passes over a file: check every row, then write them in one transaction.
+    """One streaming pass over a file, checking and writing each row in one transaction.
 
-    Memory stays flat whatever the file's size; a bad row stops the import before anything
-    is written, and a duplicate found while writing rolls everything back.
+    Memory stays flat whatever the file's size. A bad row or a duplicate ``external_id``
+    stops the import and rolls the transaction back, so nothing of the file is kept.
+    ``on_progress(units)`` is called once a chunk, with the units (bytes or rows) read.
     """
     from inlier.projects.files import read_rows
 
-    for _ in check_rows(acc.template, read_rows(path, fmt, acc.template, on_checked)):
-        pass
+    consumed = 0
+
+    def count(units: int) -> None:
+        nonlocal consumed
+        consumed += units
+
     async with db.session() as s:
         project = await s.get(Project, acc.project.id)
         assert project is not None
         writer = ItemWriter(s, project, now)
         checker = ItemChecker(acc.template)
-        for n, raw in enumerate(read_rows(path, fmt, acc.template, on_written), start=1):
+        for n, raw in enumerate(read_rows(path, fmt, acc.template, count), start=1):
             await writer.add(checker.check(n, raw))
-        return await writer.finish()
+            if consumed and n % writer.batch_size == 0 and on_progress is not None:
+                on_progress(consumed)
+                consumed = 0
+        created = await writer.finish()
+    if on_progress is not None and consumed:
+        on_progress(consumed)
+    return created
