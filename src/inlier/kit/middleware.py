@@ -19,6 +19,7 @@ from inlier.kit.errors import problem
 
 log = structlog.get_logger("inlier.http")
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 BAD_CHARS_MSG = "NUL characters and unpaired surrogates are not allowed"
 NON_FINITE_MSG = "NaN and infinite numbers are not JSON"
@@ -157,7 +158,9 @@ class Plumbing:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        given = _header(scope, b"x-request-id")
+        # A caller's id is kept to tie logs together, but only a short, plain one.
+        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status_holder = {"status": 500}
 
