@@ -6,10 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
-from sqlalchemy import select
 
 from inlier.accounts import service
-from inlier.accounts.models import User
 from inlier.accounts.schemas import SkillLevelIn, TokenIn, TokenOut, UserIn, UserOut
 from inlier.kit.auth import Admin, CurrentUser, Tx
 from inlier.kit.errors import Unauthorized
@@ -69,11 +67,7 @@ async def create_user(body: UserIn, who: Admin, s: Tx, request: Request) -> dict
 async def list_users(
     who: Admin, s: Tx, limit: Limit = 50, cursor: str | None = None
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor)
-    q = select(User).order_by(User.id).limit(limit + 1)
-    if after is not None:
-        q = q.where(User.id > after)
-    users = [await service.user_out(s, u) for u in (await s.execute(q)).scalars()]
+    users = await service.list_users(s, limit, decode_cursor(cursor))
     return page(users, limit, key=lambda u: int(u["id"]))
 
 

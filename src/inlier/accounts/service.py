@@ -195,7 +195,10 @@ async def set_skill(
     await s.flush()
 
 
-async def user_out(s: AsyncSession, user: User) -> dict[str, Any]:
+async def user_out(
+    s: AsyncSession, user: User, skills: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The user as the API shows it; ``skills`` when the caller already read them."""
     return {
         "id": str(user.id),
         "email": user.email,
@@ -203,9 +206,27 @@ async def user_out(s: AsyncSession, user: User) -> dict[str, Any]:
         "roles": list(user.roles),
         "profile": user.profile,
         "status": user.status,
-        "skills": await skills_of(s, user.id),
+        "skills": skills if skills is not None else await skills_of(s, user.id),
         "created_at": iso(user.created_at),
     }
+
+
+async def list_users(s: AsyncSession, limit: int, after: int | None) -> list[dict[str, Any]]:
+    """A page of users in id order (one more than ``limit``, for the cursor)."""
+    q = select(User).order_by(User.id).limit(limit + 1)
+    if after is not None:
+        q = q.where(User.id > after)
+    users = list((await s.execute(q)).scalars())
+    skills: dict[int, dict[str, int]] = {u.id: {} for u in users}
+    if users:
+        rows = await s.execute(
+            select(UserSkill.user_id, UserSkill.skill, UserSkill.level).where(
+                UserSkill.user_id.in_(list(skills))
+            )
+        )
+        for user_id, skill, level in rows.all():
+            skills[user_id][skill] = level
+    return [await user_out(s, u, skills[u.id]) for u in users]
 
 
 async def secret_key(s: AsyncSession) -> str:
