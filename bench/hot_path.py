@@ -15,19 +15,11 @@ to show what that hand-off costs. Compare a run with and without it.
     .venv/bin/python bench/hot_path.py --db postgresql
 """
 
-# ruff: noqa: E402 (bench/ is moved on sys.path before the imports)
 from __future__ import annotations
-
-import os
-import sys
-
-# bench/ holds a queue.py: keep bench/ after the standard library on sys.path, so that it
-# cannot shadow the standard library's queue module (asyncio and aiosqlite import it).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
 import argparse
 import asyncio
+import sys
 import time
 import uuid
 from collections import defaultdict

@@ -11,21 +11,14 @@ wait4, sampled RSS as a cross-check).
     .venv/bin/python bench/import_items.py --items 100000        # quicker
 """
 
-# ruff: noqa: E402 (bench/ is moved on sys.path before the imports)
 from __future__ import annotations
-
-import os
-import sys
-
-# bench/ holds a queue.py: keep bench/ after the standard library on sys.path, so that it
-# cannot shadow the standard library's queue module (asyncio and aiosqlite import it).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path

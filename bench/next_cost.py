@@ -15,21 +15,13 @@ query (taken from inlier.workflow.service, compiled for the engine) on both data
     .venv/bin/python bench/next_cost.py --db both --large 200000  # quicker
 """
 
-# ruff: noqa: E402 (bench/ is moved on sys.path before the imports)
 from __future__ import annotations
-
-import os
-import sys
-
-# bench/ holds a queue.py: keep bench/ after the standard library on sys.path, so that it
-# cannot shadow the standard library's queue module (asyncio and aiosqlite import it).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
 import argparse
 import asyncio
 import json
 import sqlite3
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path

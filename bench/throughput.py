@@ -7,27 +7,20 @@ POST /api/v1/assignments/next + POST /api/v1/assignments/{id}/submit. Prints cyc
 p50/p95/p99 latency of each call, and the same clients' rate on GET /api/v1/ping (no database,
 no auth) as the ceiling of this server + client stack on this machine.
 
-    .venv/bin/python bench/queue.py                      # SQLite, 100,000 items, 8 clients
-    .venv/bin/python bench/queue.py --db postgresql --workers 2
+    .venv/bin/python bench/throughput.py                      # SQLite, 100,000 items, 8 clients
+    .venv/bin/python bench/throughput.py --db postgresql --workers 2
 """
 
-# ruff: noqa: E402 (bench/ is moved on sys.path before the imports)
 from __future__ import annotations
-
-import os
-import sys
-
-# bench/ holds a queue.py: keep bench/ after the standard library on sys.path, so that it
-# cannot shadow the standard library's queue module (asyncio and aiosqlite import it).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
 import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import resource
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -385,7 +378,7 @@ def report(
     cycles = len(res["cycle"])
     rate = cycles / args.seconds
     print()
-    print(f"bench/queue.py · {started}")
+    print(f"bench/throughput.py · {started}")
     print(
         f"db={args.db} items={args.items:,} workers={args.workers} clients={args.clients} "
         f"client={args.client} reconnect-every={args.reconnect_every} "
