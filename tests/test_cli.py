@@ -18,13 +18,7 @@ from inlier.cli import app
 @pytest.fixture
 def ready(cli: Cli, tmp_path: Path) -> tuple[Cli, str]:
     """An initialised database with one project; returns (cli, project id)."""
-    r = cli(
-        "init",
-        "--admin-email",
-        "root@example.org",
-        "--admin-password-stdin",
-        input="root-password\n",
-    )
+    r = cli.init()
     assert r.exit_code == 0, r.output
     tpl = tmp_path / "template.yaml"
     tpl.write_text(json.dumps(PAIRWISE_TEMPLATE))
@@ -44,21 +38,9 @@ def _rows(n: int, bad_at: int | None = None) -> list[dict[str, Any]]:
 
 
 def test_init_creates_the_admin_once(cli: Any) -> None:
-    r = cli(
-        "init",
-        "--admin-email",
-        "root@example.org",
-        "--admin-password-stdin",
-        input="root-password\n",
-    )
+    r = cli.init()
     assert r.exit_code == 0 and "created admin root@example.org" in r.output
-    r = cli(
-        "init",
-        "--admin-email",
-        "root@example.org",
-        "--admin-password-stdin",
-        input="root-password\n",
-    )
+    r = cli.init()
     assert r.exit_code == 0 and "already exists" in r.output
 
 
@@ -107,13 +89,7 @@ def test_a_cli_token_opens_the_api(ready: tuple[Any, str]) -> None:
 
 
 def test_projects_create_reports_template_errors_with_their_place(cli: Any, tmp_path: Path) -> None:
-    cli(
-        "init",
-        "--admin-email",
-        "root@example.org",
-        "--admin-password-stdin",
-        input="root-password\n",
-    )
+    cli.init()
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: Broken\ntemplate:\n  fields: [{name: prompt, type: markdown}]\n"

@@ -85,6 +85,14 @@ async def get_user(s: AsyncSession, user_id: str | int) -> User:
     return user
 
 
+async def user_by_email(s: AsyncSession, email: str) -> User:
+    """The user with this email; an unknown one is not found."""
+    user = await find_user_by_email(s, email)
+    if user is None:
+        raise NotFound(f"no user with email {email}")
+    return user
+
+
 async def lock_user(s: AsyncSession, user_id: int) -> None:
     """Serialize one person's concurrent requests where it matters (PostgreSQL row lock)."""
     await s.execute(select(User.id).where(User.id == user_id).with_for_update())

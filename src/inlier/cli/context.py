@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from inlier.accounts.models import User
 from inlier.accounts.passwords import Passwords
-from inlier.accounts.service import Principal, find_user_by_email, principal_of
+from inlier.accounts.service import Principal, principal_of, user_by_email
 from inlier.db.engine import Database
 from inlier.kit.errors import DomainError
 from inlier.settings import Settings
@@ -54,15 +54,12 @@ async def acting_user(db: Database, email: str | None) -> Principal:
     """The user a command acts as: ``--as`` or the first admin."""
     async with db.session() as s:
         if email:
-            user = await find_user_by_email(s, email)
-            if user is None:
-                raise DomainError(f"no user with email {email}")
-        else:
-            users = (await s.execute(select(User).order_by(User.id))).scalars()
-            user = next((u for u in users if "admin" in u.roles), None)
-            if user is None:
-                raise DomainError("no admin yet; run `inlier init` first")
-        return principal_of(user)
+            return principal_of(await user_by_email(s, email))
+        users = (await s.execute(select(User).order_by(User.id))).scalars()
+        admin = next((u for u in users if "admin" in u.roles), None)
+        if admin is None:
+            raise DomainError("no admin yet; run `inlier init` first")
+        return principal_of(admin)
 
 
 async def managed_project(db: Database, as_user: str | None, project: str) -> Any:

@@ -35,7 +35,7 @@ from inlier.cli.context import (
 from inlier.db import migrate
 from inlier.db.engine import Database
 from inlier.kit.clock import Clock
-from inlier.kit.errors import DomainError, InvalidInput
+from inlier.kit.errors import InvalidInput
 from inlier.projects import service as projects
 from inlier.projects.files import detect_format, total_units
 from inlier.projects.schemas import ProjectIn
@@ -271,9 +271,7 @@ def tokens_create(
 
     async def work(db: Database) -> str:
         async with db.session() as s:
-            user = await accounts.find_user_by_email(s, email)
-            if user is None:
-                raise DomainError(f"no user with email {email}")
+            user = await accounts.user_by_email(s, email)
             return await accounts.issue_token(s, user, now=Clock().now(), name=name, days=days)
 
     out.print(run(settings_from(database_url), work))
@@ -373,9 +371,7 @@ def users_set_skill(
 
     async def work(db: Database) -> str:
         async with db.session() as s:
-            user = await accounts.find_user_by_email(s, email)
-            if user is None:
-                raise DomainError(f"no user with email {email}")
+            user = await accounts.user_by_email(s, email)
             await accounts.set_skill(s, user.id, skill, level, Clock().now())
             return f"{email}: {skill} = {level}"
 
@@ -399,9 +395,7 @@ def projects_add_member(
         who = await acting_user(db, as_user)
         async with db.session() as s:
             acc = await projects.manage(s, who, project)
-            user = await accounts.find_user_by_email(s, email)
-            if user is None:
-                raise DomainError(f"no user with email {email}")
+            user = await accounts.user_by_email(s, email)
             await projects.add_member(s, acc, str(user.id), role, Clock().now())
             return f"{email} is now {role} of project {project}"
 
