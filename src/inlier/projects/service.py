@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -38,13 +37,12 @@ class Access:
         return template_of(self.project)
 
 
-_template_cache: dict[tuple[int, str], Template] = {}
+_template_cache: dict[tuple[int, datetime], Template] = {}
 
 
 def template_of(project: Project) -> Template:
-    """Parsed templates are cached per project and template version (the JSON text)."""
-    key_text = json.dumps(project.template, sort_keys=True)
-    key = (project.id, key_text)
+    """Parsed templates are cached per project version: any change bumps ``updated_at``."""
+    key = (project.id, project.updated_at)
     cached = _template_cache.get(key)
     if cached is None:
         cached = parse_template(project.template, ["template"])
@@ -276,8 +274,8 @@ async def patch_project(s: AsyncSession, acc: Access, body: ProjectPatch, now: d
         project.quality = body.quality.model_dump(exclude_none=True)
     if body.export is not None:
         project.export = body.export.model_dump(exclude_none=True)
+    project.updated_at = now  # before template_of: it keys its cache on this
     _check_references(project, template_of(project))
-    project.updated_at = now
     await s.flush()
     return project
 
@@ -437,36 +435,10 @@ class ItemWriter:
 async def import_items(s: AsyncSession, acc: Access, rows: list[Any], now: datetime) -> int:
     """Validate the whole batch, then insert it; a bad row rejects everything."""
     checked = list(check_rows(acc.template, rows))
-    await _reject_taken_external_ids(s, acc.project.id, checked)
     writer = ItemWriter(s, acc.project, now)
     for row in checked:
         await writer.add(row)
     return await writer.finish()
-
-
-async def _reject_taken_external_ids(
-    s: AsyncSession, project_id: int, rows: list[dict[str, Any]]
-) -> None:
-    seen: dict[str, int] = {}
-    for n, row in enumerate(rows, start=1):
-        ext = row.get("external_id")
-        if ext is None:
-            continue
-        if ext in seen:
-            raise Conflict(f"row {n}: external_id {ext!r} repeats row {seen[ext]}")
-        seen[ext] = n
-    keys = list(seen)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        taken = (
-            await s.execute(
-                select(Item.external_id)
-                .where(Item.project_id == project_id, Item.external_id.in_(chunk))
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        if taken is not None:
-            raise Conflict(f"row {seen[taken]}: external_id {taken!r} already exists")
 
 
 async def list_items(
