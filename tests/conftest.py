@@ -25,7 +25,18 @@ FAST_HASH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+CHROMIUM = os.environ.get("INLIER_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wants_browser = any("browser" in item.keywords for item in items)
+    if wants_browser and not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise pytest.UsageError(f"CI must run the browser tests: no Chromium at {CHROMIUM}")
+        no_browser = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}")
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(no_browser)
     if PG_URL:
         return
     if os.environ.get("CI"):
@@ -307,3 +318,72 @@ def cli(tmp_path: Path) -> Cli:
 def _no_proxy() -> Iterator[None]:
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     yield
+
+
+class Live:
+    """A real server on a loopback port, and a World that builds data through it."""
+
+    def __init__(self, url: str, world: World, server_app: Any) -> None:
+        self.url = url
+        self.world = world
+        self.app = server_app
+
+
+class LiveServer:
+    """uvicorn in a thread, serving its own app (its own engine, on the thread's loop)."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.app = create_app(settings, clock=clock)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return
+            await asyncio.sleep(0.01)
+        raise RuntimeError("the live server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture
+async def live(db_url: str, clock: Clock) -> AsyncIterator[Live]:
+    settings = make_settings(db_url)
+    server = LiveServer(settings, clock)
+    await server.start()
+    seed_app = create_app(settings, clock=clock)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield Live(server.url, World(seed_app, client), server.app)
+    server.stop()
+    await seed_app.state.db.dispose()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield b
+        await b.close()

@@ -196,6 +196,7 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/assignments/{{assignment_id}}/skip"): ("assignment", HOLDER_ONLY),
     ("POST", f"{V1}/assignments/{{assignment_id}}/release"): ("assignment", HOLDER_ONLY),
     ("PUT", f"{V1}/assignments/{{assignment_id}}/draft"): ("assignment", HOLDER_ONLY),
+    ("POST", f"{V1}/render"): ("none", SIGNED_IN),
 }
 
 # Which of P, Q and O each caller finds in GET /projects.
@@ -325,6 +326,7 @@ async def request_for(
         ("POST", "/assignments/{assignment_id}/submit"): {"answer": GOOD_ANSWER},
         ("POST", "/assignments/{assignment_id}/heartbeat"): {"active_seconds": 10},
         ("PUT", "/assignments/{assignment_id}/draft"): {"answer": {"rationale": "so far"}},
+        ("POST", "/render"): {"texts": ["$x^2$"]},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})

@@ -215,7 +215,11 @@ def test_demo_data_is_created_once(cli: Any) -> None:
     r = cli("demo", "--no-serve")
     assert r.exit_code == 0
     listing = cli("projects", "list", "--as", "owner@demo.inlier")
-    assert listing.stdout.count("\n") == 2, listing.stdout
+    from inlier.demo import DEMO_PROJECTS
+
+    # Once: a second run adds no project.
+    assert listing.stdout.count("\n") == len(DEMO_PROJECTS), listing.stdout
+    assert "Physics: rank three explanations" in listing.stdout
 
 
 @pytest.mark.parametrize(

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from inlier import __version__
 from inlier.accounts.api import router as accounts_router
+from inlier.accounts.pages import router as accounts_pages
 from inlier.accounts.passwords import Passwords
 from inlier.db.engine import Database
 from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
 from inlier.kit.logging import configure_logging
 from inlier.kit.middleware import Metrics, Plumbing
+from inlier.kit.render_api import router as render_router
+from inlier.kit.web import STATIC_DIR, make_templates, page_error
 from inlier.projects.api import router as projects_router
+from inlier.projects.pages import router as projects_pages
 from inlier.settings import Settings, is_sqlite
 from inlier.workflow.api import router as workflow_router
+from inlier.workflow.pages import router as workflow_pages
 from inlier.workflow.service import ReclaimSchedule
 
 
@@ -53,12 +60,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.reclaim = ReclaimSchedule()
     metrics = Metrics()
     app.state.metrics = metrics
+    app.state.templates = make_templates()
+    app.state.page_errors = page_error
+    app.state.web_secret_lock = asyncio.Lock()
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(accounts_router)
     api.include_router(projects_router)
     api.include_router(workflow_router)
+    api.include_router(render_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
@@ -66,6 +77,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return {"ok": True}
 
     app.include_router(api)
+    app.include_router(accounts_pages)
+    app.include_router(workflow_pages)
+    app.include_router(projects_pages)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> Any:

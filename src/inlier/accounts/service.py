@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -245,3 +245,10 @@ async def secret_key(s: AsyncSession) -> str:
         s.add(row)
         await s.flush()
     return row.value
+
+
+async def revoke_token(s: AsyncSession, raw: str) -> None:
+    """End a session or token (signing out); an unknown token is already ended."""
+    await s.execute(
+        update(ApiToken).where(ApiToken.token_hash == token_digest(raw)).values(revoked=True)
+    )

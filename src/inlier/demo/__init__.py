@@ -1,4 +1,4 @@
-"""Demo data: a small network and two projects, so `inlier demo` has something to work on."""
+"""Demo data: a small network and one project per kind of work, so `inlier demo` shows them all."""
 
 from __future__ import annotations
 
@@ -51,6 +51,15 @@ PEOPLE = [
 ]
 
 
+# Each project: <name>_project.json and <name>_items.json, and who works on it.
+DEMO_PROJECTS = [
+    ("cardiology", ("cardio@demo.inlier", "math@demo.inlier")),
+    ("helpfulness", ("cardio@demo.inlier", "math@demo.inlier")),
+    ("ranking", ("cardio@demo.inlier", "math@demo.inlier")),
+    ("math", ("math@demo.inlier",)),
+]
+
+
 def _load(name: str) -> Any:
     return json.loads(resources.files("inlier.demo").joinpath(name).read_text("utf-8"))
 
@@ -77,15 +86,12 @@ async def seed(db: Database, clock: Clock, passwords: Passwords) -> list[tuple[s
         for email in ("cardio@demo.inlier", "reviewer@demo.inlier"):
             await accounts.set_skill(s, users[email].id, "medicine.cardiology", 3, now)
         owner = accounts.principal_of(users["owner@demo.inlier"])
-        for spec_file, items_file in (
-            ("cardiology_project.json", "cardiology_items.json"),
-            ("helpfulness_project.json", "helpfulness_items.json"),
-        ):
-            body = ProjectIn.model_validate(_load(spec_file))
+        for name, workers in DEMO_PROJECTS:
+            body = ProjectIn.model_validate(_load(f"{name}_project.json"))
             project = await projects.create_project(s, owner, body, now)
             acc = projects.Access(project, "owner")
-            await projects.import_items(s, acc, _load(items_file), now)
-            for email in ("cardio@demo.inlier", "math@demo.inlier"):
+            await projects.import_items(s, acc, _load(f"{name}_items.json"), now)
+            for email in workers:
                 await projects.add_member(s, acc, str(users[email].id), "contributor", now)
             await projects.add_member(
                 s, acc, str(users["reviewer@demo.inlier"].id), "reviewer", now

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.accounts.service import Principal, principal_for_token
 from inlier.kit.errors import Forbidden, Unauthorized
+from inlier.kit.web import CSRF_HEADER, SESSION_COOKIE, csrf_ok, session_principal
 
 
 async def _tx(request: Request) -> AsyncIterator[AsyncSession]:
@@ -30,6 +31,17 @@ Declared = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 async def _principal(request: Request, s: Tx, _declared: Declared) -> Principal:
     header = request.headers.get("authorization", "")
+    if not header and SESSION_COOKIE in request.cookies:
+        # The pages' scripts call the API with the session cookie; the CSRF header proves
+        # the call comes from one of our pages and not from another site.
+        if not await csrf_ok(request, request.headers.get(CSRF_HEADER)):
+            raise Unauthorized(
+                "a valid bearer token, or a session with its CSRF token, is required"
+            )
+        who = await session_principal(request, s)
+        if who is None:
+            raise Unauthorized("the session has ended; sign in again")
+        return who
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
@@ -10,7 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 log = structlog.get_logger()
 
@@ -173,9 +174,23 @@ def allowed_methods(request: Request) -> str | None:
     return ", ".join(sorted(methods)) or None
 
 
+PageErrorHandler = Callable[[Request, int, str, str, "DomainError | None"], Awaitable[Response]]
+
+
+def _page_handler(request: Request) -> PageErrorHandler | None:
+    """Pages answer failures with a page (set by the app); the API always with problem+json."""
+    if request.url.path.startswith("/api/") or request.url.path in ("/healthz", "/metrics"):
+        return None
+    handler: PageErrorHandler | None = getattr(request.app.state, "page_errors", None)
+    return handler
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        page = _page_handler(request)
+        if page is not None:
+            return await page(request, exc.status, exc.title, exc.detail, exc)
         return problem(
             exc.status, exc.title, exc.detail, exc.type, exc.errors, exc.headers, exc.extra
         )
@@ -185,7 +200,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return validation_problem(list(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {
             400: "Bad request",
             401: "Unauthorized",
@@ -195,6 +210,10 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        page = _page_handler(request)
+        if page is not None:
+            title = titles.get(exc.status_code, "Error")
+            return await page(request, exc.status_code, title, str(exc.detail), None)
         return problem(
             exc.status_code,
             titles.get(exc.status_code, "Error"),
@@ -204,6 +223,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
+        page = _page_handler(request)
+        if page is not None:
+            return await page(request, 500, "Internal error", "an unexpected error occurred", None)
         return problem(500, "Internal error", "an unexpected error occurred", "internal")

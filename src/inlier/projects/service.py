@@ -500,3 +500,14 @@ async def import_file(
     if on_progress is not None and consumed:
         on_progress(consumed)
     return created
+
+
+async def managed_projects(s: AsyncSession, who: Principal) -> list[Access]:
+    """The projects ``who`` manages: every project for admins, else those they own."""
+    q = select(Project, Membership.role).outerjoin(
+        Membership, (Membership.project_id == Project.id) & (Membership.user_id == who.id)
+    )
+    if not who.is_admin:
+        q = q.where(Membership.role.in_(MANAGER_ROLES))
+    rows = (await s.execute(q.order_by(Project.id.desc()))).all()
+    return [Access(project, role) for project, role in rows]

@@ -1,0 +1,151 @@
+"""Pages for doing the work: the contributor's home and the workbench."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from inlier.kit.clock import iso
+from inlier.kit.web import CsrfForm, PageUser, redirect, render
+from inlier.projects import service as projects
+from inlier.projects.models import Item, Project
+from inlier.questions import REGISTRY, Template
+from inlier.workflow import overview, service
+from inlier.workflow.models import Response as ResponseRow
+from inlier.workflow.models import Slot
+from inlier.workflow.service import REVIEW
+
+router = APIRouter(include_in_schema=False)
+
+# What each reason for an empty queue means to the person, and what would change it.
+REASONS = {
+    "queue_empty": (
+        "Nothing is waiting for you right now.",
+        "Every open task is leased, done, or one you have already worked. Check back later.",
+    ),
+    "no_eligible_project": (
+        "No project is open to you yet.",
+        "An owner adds you to a project, or an open project's requirements match your skills.",
+    ),
+    "not_approved": (
+        "Your account is not approved yet.",
+        "An admin reviews new accounts; you can work once yours is approved.",
+    ),
+    "paused": (
+        "Your work on this project is paused.",
+        "Your standing page explains why and how to appeal.",
+    ),
+    "assessment_required": (
+        "This project needs an assessment first.",
+        "Pass the project's assessment to start.",
+    ),
+    "consent_required": (
+        "Please accept the current privacy policy.",
+        "Work resumes once you have read and accepted it.",
+    ),
+    "inactive": ("This project is not active.", "Its owner has paused or completed it."),
+}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(
+    request: Request,
+    who: PageUser,
+    reason: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    now = request.app.state.clock.now()
+    async with request.app.state.db.session() as s:
+        queues = await overview.my_queues(s, who, now)
+        feedback = await overview.my_feedback(s, who)
+        counts = await overview.my_counts(s, who)
+    return await render(
+        request,
+        "home.html",
+        {
+            "queues": queues,
+            "feedback": feedback,
+            "counts": counts,
+            "reason": REASONS.get(reason or ""),
+            "cap": overview.QUEUE_COUNT_CAP,
+        },
+        who=who,
+    )
+
+
+@router.post("/work/next")
+async def start_working(
+    request: Request,
+    who: PageUser,
+    _csrf: CsrfForm,
+    project_id: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """The "Start working" button: the held lease, or the next one, or home with the reason."""
+    state = request.app.state
+    async with state.db.session() as s:
+        a, _, reason = await service.next_assignment(
+            s, who, project_id or None, state.clock.now(), state.pg, state.reclaim
+        )
+    if a is None:
+        return redirect(f"/?reason={reason or 'queue_empty'}")
+    return redirect(f"/work/{a.id}")
+
+
+def _questions_view(template: Template, data: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for q in template.spec.questions:
+        opts = REGISTRY[q.type].options(q)
+        view: dict[str, Any] = {"q": q, "opts": opts}
+        if q.type == "text":
+            view["min_length"] = q.min_length if q.min_length is not None else opts.min_length
+            view["max_length"] = q.max_length if q.max_length is not None else opts.max_length
+        if q.type == "step_review":
+            steps = data.get(opts.steps_field)
+            view["steps"] = steps if isinstance(steps, list) else []
+            view["steps_generated"] = template.fields[opts.steps_field].generated is not None
+        out.append(view)
+    return out
+
+
+@router.get("/work/{assignment_id}", response_class=HTMLResponse)
+async def workbench(request: Request, assignment_id: str, who: PageUser) -> Response:
+    now = request.app.state.clock.now()
+    async with request.app.state.db.session() as s:
+        a = await service.own_assignment(s, who, assignment_id)
+        project = await s.get(Project, a.project_id)
+        item = await s.get(Item, a.item_id)
+        assert project is not None and item is not None
+        under_review = None
+        if a.stage == REVIEW:
+            slot = await s.get(Slot, a.slot_id)
+            if slot is not None and slot.target_response_id is not None:
+                under_review = await s.get(ResponseRow, slot.target_response_id)
+    live = a.state == "active" and a.expires_at > now
+    template = projects.template_of(project)
+    data = dict(item.data)
+    return await render(
+        request,
+        "workbench.html",
+        {
+            "a": a,
+            "live": live,
+            "project": project,
+            "template": template,
+            "data": data,
+            "questions": _questions_view(template, data),
+            "under_review": under_review,
+            "boot": {
+                "assignment_id": str(a.id),
+                "project_id": str(project.id),
+                "stage": a.stage,
+                "expires_at": iso(a.expires_at),
+                "now": iso(now),
+                "active_seconds": a.active_seconds,
+                "lease_minutes": project.lease_minutes,
+                "draft": a.draft,
+                "under_review": under_review.answer if under_review is not None else None,
+            },
+        },
+        who=who,
+    )
