@@ -287,10 +287,15 @@ Export mapping (`project.export`): `{json.dumps(card.mapping)}`
 
 
 async def write_hf_folder(
-    rows: AsyncIterator[Row], shape: Shape, path: Path, card: Card, tally: Tally
+    rows: AsyncIterator[Row],
+    shape: Shape,
+    path: Path,
+    card: Card,
+    tally: Tally,
+    batch_rows: int = ROW_GROUP,
 ) -> list[Path]:
     folder = HfFolder(path, shape)
-    async for batch in batches(rows, ROW_GROUP):
+    async for batch in batches(rows, batch_rows):
         folder.write(batch)
     return folder.close(card, tally)
 

@@ -65,6 +65,8 @@ class Export:
     #: Called with the number of rows written so far, every ``progress_every`` rows.
     progress: Callable[[int], None] | None = None
     progress_every: int = 1000
+    #: Rows per Parquet row group and per Arrow record batch of an HF shard.
+    row_group: int = formats.ROW_GROUP
 
     @property
     def filename(self) -> str:
@@ -106,19 +108,20 @@ class Export:
             async for chunk in self._hf_tar(db):
                 yield chunk
             return
-        writer = {
-            "jsonl": formats.jsonl,
-            "csv": formats.csv_bytes,
-            "parquet": formats.parquet_bytes,
-        }
-        async for chunk in writer[fmt](self.rows(db), self.shape):
+        if fmt == "parquet":
+            chunks = formats.parquet_bytes(self.rows(db), self.shape, self.row_group)
+        else:
+            chunks = (formats.jsonl if fmt == "jsonl" else formats.csv_bytes)(
+                self.rows(db), self.shape
+            )
+        async for chunk in chunks:
             yield chunk
 
     async def write_folder(self, db: Database, path: Path) -> list[Path]:
         """The ``hf`` dataset folder, written in place (the CLI's ``--format hf``)."""
         path.mkdir(parents=True, exist_ok=True)
         return await formats.write_hf_folder(
-            self.rows(db), self.shape, path, self.card(), self.tally
+            self.rows(db), self.shape, path, self.card(), self.tally, self.row_group
         )
 
     async def _hf_tar(self, db: Database) -> AsyncIterator[bytes]:
