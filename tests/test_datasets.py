@@ -3,6 +3,7 @@ format read back by the tools trainers use (pyarrow, csv, the `datasets` library
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -14,7 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import PAIRWISE_TEMPLATE, Actor, World, pairwise_item
+from conftest import PAIRWISE_TEMPLATE, Actor, Cli, World, pairwise_item
 
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -634,3 +635,35 @@ async def test_a_large_export_streams_in_batches_and_row_groups(world: World) ->
     assert len(raw) == n
     r = await owner.get(f"/projects/{pid}/export?kind=kto&format=csv")
     assert len(r.text.splitlines()) == 2 * n + 1
+
+
+# ---- the CLI ---------------------------------------------------------------------------------
+
+
+async def test_the_cli_writes_files_and_a_datasets_folder(
+    world: World, db_url: str, tmp_path: Path
+) -> None:
+    import datasets
+
+    owner, pid = await all_kinds_project(world, n=2)
+    await world.admin()  # the CLI acts as the first admin
+    cli = Cli(db_url)
+    folder = tmp_path / "prefs"
+    done = await asyncio.to_thread(
+        cli, "export", pid, "--kind", "preference", "--format", "hf", "--out", str(folder)
+    )
+    assert done.exit_code == 0, done.output
+    assert "6 rows" in done.stderr  # per item: pairwise, ranking, corrected chain
+    ds = datasets.load_from_disk(str(folder))
+    assert ds.to_list() == await export(owner, pid, kind="preference")
+    target = tmp_path / "steps.parquet"
+    args = ["--kind", "stepwise", "--format", "parquet", "--rewrites", "--out", str(target)]
+    done = await asyncio.to_thread(cli, "export", pid, *args)
+    assert done.exit_code == 0, done.output
+    assert pq.read_table(target).to_pylist() == await export(
+        owner, pid, kind="stepwise", rewrites="true"
+    )
+    done = await asyncio.to_thread(cli, "export", pid, "--kind", "dpo")
+    assert done.exit_code == 2 and "kind" in done.stderr
+    done = await asyncio.to_thread(cli, "export", pid, "--format", "hf")
+    assert done.exit_code == 2 and "--out" in done.stderr
