@@ -548,12 +548,15 @@ def export(
         "neutral_as": neutral_as,
         "rewrites": "true" if rewrites else None,
     }
-    opts = datasets.parse_options({k: v for k, v in given.items() if v is not None}, "option")
-    if opts.format == "hf" and output is None:
-        console.print("[red]error:[/red] --format hf writes a folder: give it with --out")
-        raise typer.Exit(code=2)
 
     async def work(db: Database) -> int:
+        # Checked inside `run`, which prints a bad option as it prints any domain error.
+        opts = datasets.parse_options({k: v for k, v in given.items() if v is not None}, "option")
+        if opts.format == "hf" and output is None:
+            raise InvalidInput(
+                "--format hf writes a folder: give it with --out",
+                errors=[{"loc": ["option", "out"], "msg": "required with --format hf"}],
+            )
         acc = await managed_project(db, as_user, project)
         job = datasets.prepare(acc.project, opts)
         with Progress(
