@@ -450,10 +450,10 @@ class Ratings(Shape):
         ]
 
     def _response_source(self) -> Source:
-        """``export.completion``, else the first text field that is not the prompt (what was
-        rated), else the completion an expert wrote."""
+        """What was rated: ``export.completion`` when it names a field, else the first text
+        field that is not the prompt, else the completion an expert wrote."""
         name = self.mapping.get("completion")
-        if name:
+        if name and name in self.template.fields:
             return _source(self.template, name, "completion")
         for f in self.template.spec.fields:
             if f.type in TEXT_FIELD_TYPES and f.name != self.prompt_src.name:
