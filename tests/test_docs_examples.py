@@ -73,3 +73,54 @@ def test_the_documented_examples_create_projects_and_take_work(cli: Cli) -> None
         await application.state.db.dispose()
 
     asyncio.run(work())
+
+
+EXPORT_KINDS = ("raw", "sft", "preference", "kto", "ranking", "ratings", "stepwise")
+#: Values that differ from one database to the next, written as these in the example rows.
+STABLE = {"contributor": "c_5e1f0a9c2b7d", "submitted_at": "2026-11-20T12:00:00.000Z"}
+
+
+def _stable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: STABLE.get(k, v) if v is not None else v for k, v in row.items()}
+    if isinstance(out.get("meta"), dict):
+        out["meta"] = _stable(out["meta"])
+    return out
+
+
+def test_the_documented_export_rows_are_what_the_export_gives(cli: Cli) -> None:
+    """docs/examples/exports/<kind>.json is the first row of each kind for the example project
+    worked with the example answer (INLIER_WRITE_EXAMPLES=1 rewrites them)."""
+    import os
+
+    assert cli.init().exit_code == 0
+    made = cli("projects", "create", "--template", str(EXAMPLES / "exports-project.yaml"))
+    assert made.exit_code == 0, made.output
+    pid = json.loads(made.stdout)["id"]
+    assert cli("items", "import", pid, str(EXAMPLES / "exports-items.jsonl")).exit_code == 0
+    token = cli("tokens", "create", "--email", "root@example.org").stdout.strip()
+    answer = json.loads((EXAMPLES / "exports-answer.json").read_text())
+
+    async def work() -> dict[str, Any]:
+        application = create_app(make_settings(cli.url))
+        transport = httpx.ASGITransport(app=application)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            a = (await c.post("/api/v1/assignments/next", json={}, headers=headers)).json()
+            r = await c.post(
+                f"/api/v1/assignments/{a['id']}/submit", json={"answer": answer}, headers=headers
+            )
+            assert r.status_code == 201, r.text
+            firsts = {}
+            for kind in EXPORT_KINDS:
+                r = await c.get(f"/api/v1/projects/{pid}/export?kind={kind}", headers=headers)
+                assert r.status_code == 200, r.text
+                firsts[kind] = _stable(json.loads(r.text.splitlines()[0]))
+        await application.state.db.dispose()
+        return firsts
+
+    firsts = asyncio.run(work())
+    for kind, row in firsts.items():
+        path = EXAMPLES / "exports" / f"{kind}.json"
+        if os.environ.get("INLIER_WRITE_EXAMPLES"):
+            path.write_text(json.dumps(row, indent=2, ensure_ascii=False) + "\n")
+        assert json.loads(path.read_text()) == row, kind

@@ -350,6 +350,29 @@ def test_export_streams_rows_and_checks_its_parameters(live: Live) -> None:
         list(worker.export(proj["id"]))
 
 
+def test_export_gives_trainer_kinds_and_binary_files(live: Live) -> None:
+    import io
+
+    import pyarrow.parquet as pq
+
+    owner, proj, worker = team(live, n_items=2)
+    for _ in range(2):
+        a = worker.next_assignment(proj["id"])
+        assert a is not None
+        worker.submit(a["id"], answer=GOOD_ANSWER, active_seconds=30)
+    rows = list(owner.export(proj["id"], kind="preference", form="standard", split=0.5, seed=3))
+    assert [(r["chosen"], r["rejected"], r["margin"]) for r in rows] == [
+        (" A0", " B0", 2.0),
+        (" A1", " B1", 2.0),
+    ]
+    assert {r["split"] for r in rows} <= {"train", "test"}
+    data = b"".join(owner.export_bytes(proj["id"], kind="kto", format="parquet"))
+    assert pq.read_table(io.BytesIO(data)).column("label").to_pylist() == [True, False] * 2
+    with pytest.raises(InvalidInputError) as bad:
+        b"".join(owner.export_bytes(proj["id"], format="xlsx"))
+    assert bad.value.errors[0]["loc"] == ["query", "format"]
+
+
 # ---- work --------------------------------------------------------------------------------------
 
 

@@ -490,33 +490,97 @@ def items_import(
 @app.command("export")
 def export(
     project: Annotated[str, typer.Argument(help="project id")],
-    kind: Annotated[str, typer.Option(help="raw (more kinds come with the datasets area)")] = "raw",
-    format: Annotated[str, typer.Option("--format", help="jsonl")] = "jsonl",
-    status: Annotated[str | None, typer.Option(help="all, submitted or approved")] = None,
+    kind: Annotated[
+        str, typer.Option(help="raw, sft, preference, kto, ranking, ratings or stepwise")
+    ] = "raw",
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv, parquet or hf")] = "jsonl",
+    form: Annotated[
+        str | None, typer.Option(help="trainer kinds: conversational (default) or standard")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="all, submitted or approved (default: all for raw, else submitted)"),
+    ] = None,
+    submitted_from: Annotated[
+        str | None, typer.Option("--from", help="RFC 3339: attempts at or after")
+    ] = None,
+    submitted_to: Annotated[str | None, typer.Option("--to", help="RFC 3339: before")] = None,
+    gold: Annotated[
+        str | None, typer.Option(help="include or exclude items with gold answers")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="test fraction, e.g. 0.1: adds a split column by item")
+    ] = None,
+    seed: Annotated[str | None, typer.Option(help="seed of the split (default 0)")] = None,
+    part: Annotated[str | None, typer.Option(help="with --split: only train or test")] = None,
+    neutral_as: Annotated[
+        str | None, typer.Option(help="stepwise: true or false for a neutral (0) step")
+    ] = None,
+    rewrites: Annotated[
+        bool, typer.Option("--rewrites", help="stepwise: export the expert-corrected chain")
+    ] = False,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="file to write; default stdout")
+        Path | None,
+        typer.Option(
+            "-o", "--out", "--output", help="file to write (default stdout); a folder for hf"
+        ),
     ] = None,
     as_user: AsUser = None,
     database_url: DbUrl = None,
 ) -> None:
-    """Export a project's responses (streamed; contributors appear as pseudonyms)."""
+    """Export a project's responses as a dataset (streamed; contributors appear as pseudonyms).
+
+    ``--format hf`` writes a Hugging Face ``datasets`` folder (``load_from_disk``) to --out.
+    """
     from inlier.datasets import service as datasets
 
+    given = {
+        "kind": kind,
+        "format": format,
+        "form": form,
+        "status": status,
+        "submitted_from": submitted_from,
+        "submitted_to": submitted_to,
+        "gold": gold,
+        "split": split,
+        "seed": seed,
+        "part": part,
+        "neutral_as": neutral_as,
+        "rewrites": "true" if rewrites else None,
+    }
+
     async def work(db: Database) -> int:
+        # Checked inside `run`, which prints a bad option as it prints any domain error.
+        opts = datasets.parse_options({k: v for k, v in given.items() if v is not None}, "option")
+        if opts.format == "hf" and output is None:
+            raise InvalidInput(
+                "--format hf writes a folder: give it with --out",
+                errors=[{"loc": ["option", "out"], "msg": "required with --format hf"}],
+            )
         acc = await managed_project(db, as_user, project)
-        checked = datasets.check_export(kind, format, status)
-        fh = output.open("wb") if output else sys.stdout.buffer
-        n = 0
-        try:
-            async for chunk in datasets.jsonl(datasets.raw_rows(db, acc.project, checked)):
-                fh.write(chunk)
-                n += chunk.count(b"\n")
-        finally:
-            if output:
-                fh.close()
-            else:
-                fh.flush()
-        return n
+        job = datasets.prepare(acc.project, opts)
+        with Progress(
+            "[progress.description]{task.description}",
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"exporting {opts.kind} rows", total=None)
+            job.progress = lambda n: bar.update(task, completed=n)
+            if opts.format == "hf":
+                assert output is not None
+                await job.write_folder(db, output)
+                return job.tally.rows
+            fh = output.open("wb") if output else sys.stdout.buffer
+            try:
+                async for chunk in job.stream(db):
+                    fh.write(chunk)
+            finally:
+                if output:
+                    fh.close()
+                else:
+                    fh.flush()
+        return job.tally.rows
 
     n = run(settings_from(database_url), work)
     console.print(f"[green]{n} rows[/green]" + (f" → {output}" if output else ""))

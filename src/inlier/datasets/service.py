@@ -1,63 +1,158 @@
-"""Exports. Rows are read in keyset batches, each in its own short transaction, so an export
-of any size streams in constant memory and never holds the database while a client reads."""
+"""Exports: which responses, read how, and shaped into which dataset.
+
+Rows are read in keyset batches, each in its own short transaction, so an export of any size
+streams in constant memory and never holds the database while a client reads. What one answer
+contributes to a trainer dataset is said by its question type (``questions/*.py``,
+``export_*``); ``kinds.py`` assembles those contributions into rows, ``formats.py`` writes them.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from inlier.datasets import formats
+from inlier.datasets.kinds import Raw, Row, Shape, shape_for
+from inlier.datasets.options import (
+    FORMATS,
+    FORMS,
+    GOLD,
+    KINDS,
+    PARTS,
+    STATUSES,
+    Attempt,
+    ExportOptions,
+    Tally,
+    parse_options,
+    pseudonym,
+    split_of,
+)
 from inlier.db.engine import Database
-from inlier.kit.clock import iso
-from inlier.kit.errors import InvalidInput
 from inlier.projects.models import Item, Project
 from inlier.workflow.models import Response
 
-KINDS = ("raw",)
-STATUSES = ("all", "submitted", "approved")
+__all__ = [
+    "FORMATS",
+    "FORMS",
+    "GOLD",
+    "KINDS",
+    "PARTS",
+    "STATUSES",
+    "Export",
+    "ExportOptions",
+    "attempts",
+    "parse_options",
+    "prepare",
+    "pseudonym",
+]
 
 
-def pseudonym(project: Project, user_id: int | None) -> str | None:
-    """Stable per project, unlinkable across projects."""
-    if user_id is None:
-        return None
-    digest = hashlib.sha256(f"{project.pseudonym_salt}:{user_id}".encode()).hexdigest()
-    return "c_" + digest[:12]
+@dataclass
+class Export:
+    """One export, checked against the project before the first byte is sent (a kind the
+    template cannot fill is a 422, not a broken stream)."""
 
+    project: Project
+    opts: ExportOptions
+    shape: Shape
+    tally: Tally = field(default_factory=Tally)
+    #: Called with the number of rows written so far, every ``progress_every`` rows.
+    progress: Callable[[int], None] | None = None
+    progress_every: int = 1000
+    #: Rows per Parquet row group and per Arrow record batch of an HF shard.
+    row_group: int = formats.ROW_GROUP
 
-def check_export(kind: str, fmt: str, status: str | None) -> str:
-    if kind not in KINDS:
-        raise InvalidInput(
-            f"kind: {kind!r} is not available yet; one of {list(KINDS)}",
-            errors=[{"loc": ["query", "kind"], "msg": f"one of {list(KINDS)}"}],
+    @property
+    def filename(self) -> str:
+        part = f"-{self.opts.part}" if self.opts.part else ""
+        ext = formats.EXTENSIONS[self.opts.format]
+        return f"project-{self.project.id}-{self.opts.kind}{part}.{ext}"
+
+    @property
+    def media_type(self) -> str:
+        return formats.MEDIA_TYPES[self.opts.format]
+
+    def card(self) -> formats.Card:
+        p = self.project
+        return formats.Card(
+            project_id=p.id,
+            project_name=p.name,
+            kind=self.opts.kind,
+            form=self.opts.form if self.opts.kind != "raw" else "-",
+            filters=self.opts.filters(),
+            template=p.template,
+            mapping=p.export or {},
         )
-    if fmt != "jsonl":
-        raise InvalidInput(
-            "format: only jsonl for now",
-            errors=[{"loc": ["query", "format"], "msg": "one of ['jsonl']"}],
+
+    async def rows(self, db: Database, batch: int = 1000) -> AsyncIterator[Row]:
+        shape = self.shape
+        async for a in attempts(
+            db, self.project, self.opts, with_data=shape.needs_data, batch=batch, tally=self.tally
+        ):
+            for row in shape.rows(a):
+                self.tally.count(row)
+                if self.progress is not None and self.tally.rows % self.progress_every == 0:
+                    self.progress(self.tally.rows)
+                yield row
+
+    async def stream(self, db: Database) -> AsyncIterator[bytes]:
+        """The file's bytes as they are produced; ``hf`` is a tar of the dataset folder."""
+        fmt = self.opts.format
+        if fmt == "hf":
+            async for chunk in self._hf_tar(db):
+                yield chunk
+            return
+        if fmt == "parquet":
+            chunks = formats.parquet_bytes(self.rows(db), self.shape, self.row_group)
+        else:
+            chunks = (formats.jsonl if fmt == "jsonl" else formats.csv_bytes)(
+                self.rows(db), self.shape
+            )
+        async for chunk in chunks:
+            yield chunk
+
+    async def write_folder(self, db: Database, path: Path) -> list[Path]:
+        """The ``hf`` dataset folder, written in place (the CLI's ``--format hf``)."""
+        path.mkdir(parents=True, exist_ok=True)
+        return await formats.write_hf_folder(
+            self.rows(db), self.shape, path, self.card(), self.tally, self.row_group
         )
-    status = status or "all"
-    if status not in STATUSES:
-        raise InvalidInput(
-            f"status: one of {list(STATUSES)}",
-            errors=[{"loc": ["query", "status"], "msg": f"one of {list(STATUSES)}"}],
-        )
-    return status
+
+    async def _hf_tar(self, db: Database) -> AsyncIterator[bytes]:
+        # A tar header states its member's size, so each shard is finished on disk (never in
+        # memory) before it is sent; the temporary folder goes when the stream ends or breaks.
+        with tempfile.TemporaryDirectory(prefix="inlier-export-") as tmp:
+            files = await self.write_folder(db, Path(tmp))
+            for chunk in formats.tar_stream(files):
+                yield chunk
 
 
-async def raw_rows(
-    db: Database, project: Project, status: str, batch: int = 1000
-) -> AsyncIterator[dict[str, Any]]:
-    """One row per attempt: what was answered, by whom (pseudonym), and what review said."""
+def prepare(project: Project, opts: ExportOptions) -> Export:
+    return Export(project, opts, shape_for(project, opts))
+
+
+async def attempts(
+    db: Database,
+    project: Project,
+    opts: ExportOptions,
+    *,
+    with_data: bool = True,
+    batch: int = 1000,
+    tally: Tally | None = None,
+) -> AsyncIterator[Attempt]:
+    """The attempts the options select, oldest first, ``batch`` at a time (keyset on id)."""
     review = aliased(Response)
+    data_col = Item.data if with_data else Item.id
     after = 0
     while True:
         q = (
-            select(Response, Item.external_id, review)
+            select(Response, Item.external_id, data_col, review)
             .join(Item, Item.id == Response.item_id)
             .outerjoin(review, review.id == Response.review_id)
             .where(
@@ -68,46 +163,43 @@ async def raw_rows(
             .order_by(Response.id)
             .limit(batch)
         )
-        if status == "submitted":
+        if opts.status == "submitted":
             q = q.where(Response.status != "rejected")
-        elif status == "approved":
+        elif opts.status == "approved":
             q = q.where(
                 Response.status.in_(("approved", "improved"))
                 | ((Response.status == "submitted") & Response.needs_review.is_(False))
             )
+        if opts.gold == "exclude":
+            q = q.where(Item.gold.is_(None))
+        if opts.submitted_from is not None:
+            q = q.where(Response.created_at >= opts.submitted_from)
+        if opts.submitted_to is not None:
+            q = q.where(Response.created_at < opts.submitted_to)
         async with db.sessions() as s:
             rows = (await s.execute(q)).all()
         if not rows:
             return
-        for r, external_id, rv in rows:
-            answer = r.answer
-            if status == "approved" and rv is not None and rv.verdict == "improve":
-                answer = rv.answer
-            yield {
-                "response_id": str(r.id),
-                "item_id": str(r.item_id),
-                "external_id": external_id,
-                "stage": r.stage,
-                "contributor": pseudonym(project, r.user_id),
-                "answer": answer,
-                "status": r.status,
-                "verdict": rv.verdict if rv else None,
-                "reviewer": pseudonym(project, rv.user_id) if rv else None,
-                "feedback": rv.feedback if rv else None,
-                "reviewed_answer": rv.answer if rv and rv.verdict == "improve" else None,
-                "active_seconds": r.active_seconds,
-                "submitted_at": iso(r.created_at),
-                "generation_ids": r.generation_ids or [],
-            }
+        for r, external_id, data, rv in rows:
+            split = None
+            if opts.split is not None:
+                split = split_of(r.item_id, opts.split, opts.seed)
+                if opts.part is not None and split != opts.part:
+                    continue
+            answer = r.answer or {}
+            if opts.status == "approved" and rv is not None and rv.verdict == "improve":
+                answer = rv.answer or answer
+            if tally is not None:
+                tally.responses += 1
+            yield Attempt(r, external_id, data if with_data else {}, rv, answer, split)
         after = rows[-1][0].id
 
 
-async def jsonl(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    buf: list[str] = []
-    async for row in rows:
-        buf.append(json.dumps(row, ensure_ascii=False))
-        if len(buf) >= 500:
-            yield ("\n".join(buf) + "\n").encode()
-            buf = []
-    if buf:
-        yield ("\n".join(buf) + "\n").encode()
+async def raw_rows(
+    db: Database, project: Project, status: str, batch: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """One row per attempt with every default of ``raw`` (kept for callers of the first API)."""
+    shape = Raw(project, ExportOptions(status=status))
+    async for a in attempts(db, project, shape.opts, with_data=False, batch=batch):
+        for row in shape.rows(a):
+            yield row

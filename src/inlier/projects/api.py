@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from inlier.datasets import service as datasets
@@ -163,30 +163,51 @@ async def list_items(
     return page(rows, limit, key=lambda i: int(i["id"]))
 
 
+_EXPORT_CONTENT = {
+    "application/x-ndjson": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+    "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+def _choice(values: tuple[str, ...], doc: str) -> Any:
+    return Query(None, description=doc, json_schema_extra={"enum": list(values)})
+
+
 @router.get(
     "/projects/{project_id}/export",
-    responses={
-        **problems(403, 404),
-        200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
-    },
+    responses={**problems(403, 404), 200: {"content": _EXPORT_CONTENT}},
 )
 async def export(
     project_id: str,
     who: CurrentUser,
     s: Tx,
     request: Request,
-    format: str = "jsonl",
-    kind: str = "raw",
-    status: str | None = None,
+    format: str | None = _choice(datasets.FORMATS, "jsonl (default), csv, parquet or hf"),
+    kind: str | None = _choice(datasets.KINDS, "raw (default) or a trainer dataset kind"),
+    status: str | None = _choice(
+        datasets.STATUSES, "default: all for raw, submitted for trainer kinds"
+    ),
+    form: str | None = _choice(datasets.FORMS, "trainer kinds: conversational (default)"),
+    submitted_from: str | None = Query(None, description="RFC 3339; attempts at or after"),
+    submitted_to: str | None = Query(None, description="RFC 3339; attempts before"),
+    gold: str | None = _choice(
+        datasets.GOLD, "items with a gold answer; default include for raw, exclude otherwise"
+    ),
+    split: str | None = Query(None, description="test fraction (0..1): adds a split column"),
+    seed: str | None = Query(None, description="seed of the split by item (default 0)"),
+    part: str | None = _choice(datasets.PARTS, "with split: only the train or test rows"),
+    neutral_as: str | None = Query(None, description="stepwise: label of a 0 step (true)"),
+    rewrites: str | None = Query(None, description="stepwise: the expert-corrected chain"),
 ) -> StreamingResponse:
-    """Stream every attempt as JSON lines; contributors appear only as per-project pseudonyms."""
+    """Stream a dataset file; contributors appear only as per-project pseudonyms."""
     acc = await service.manage(s, who, project_id)
+    opts = datasets.parse_options(dict(request.query_params))
+    job = datasets.prepare(acc.project, opts)
     # Rows are read after this function returns, in their own short transactions.
-    checked_status = datasets.check_export(kind, format, status)
-    rows = datasets.raw_rows(request.app.state.db, acc.project, checked_status)
-    filename = f"project-{acc.project.id}-{kind}.jsonl"
     return StreamingResponse(
-        datasets.jsonl(rows),
-        media_type="application/x-ndjson",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        job.stream(request.app.state.db),
+        media_type=job.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{job.filename}"'},
     )

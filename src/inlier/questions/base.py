@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, ValidationError
@@ -61,8 +62,48 @@ def pydantic_problems(exc: ValidationError, loc: Loc) -> Problems:
     return out
 
 
+@dataclass(frozen=True)
+class Pair:
+    """One preference: ``chosen`` over ``rejected`` (texts), by ``margin``."""
+
+    chosen: str
+    rejected: str
+    margin: float
+    source: str  # pairwise | ranking | improvement: kept in the row's meta
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Texts in a fixed order with their ranks (1 = best; ties share a rank)."""
+
+    completions: list[str]
+    ranks: list[int]
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A chain of steps and a correctness label per step, as PRM trainers read them."""
+
+    completions: list[str]
+    labels: list[bool]
+
+
+def field_text(value: Any) -> str | None:
+    """A field's value as one text: steps joined by newlines, a chat by its contents."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n".join(value)
+    if isinstance(value, list) and all(
+        isinstance(v, dict) and isinstance(v.get("content"), str) for v in value
+    ):
+        return "\n\n".join(v["content"] for v in value)
+    return None
+
+
 class QuestionKind:
-    """One question type: its options, its answer shape and how answers are checked."""
+    """One question type: its options, its answer shape, how answers are checked, and what an
+    answer contributes to each trainer dataset (the ``export_*`` methods; by default nothing)."""
 
     type: ClassVar[str]
     Options: ClassVar[builtins.type[Strict]]
@@ -86,6 +127,45 @@ class QuestionKind:
     def check_answer(self, q: QuestionSpec, value: Any, data: dict[str, Any], loc: Loc) -> Problems:
         """Problems with one answer value; ``data`` is the item's fields."""
         raise NotImplementedError
+
+    # ---- export mapping: answers are already validated, but old rows may predate a rule, so
+    # ---- a value of an unexpected shape contributes nothing rather than failing the export.
+
+    def export_text(self, q: QuestionSpec, value: Any) -> str | None:
+        """The answer as a text a model could be trained to write (SFT completions)."""
+        return None
+
+    def export_pairs(self, q: QuestionSpec, value: Any, data: dict[str, Any]) -> list[Pair]:
+        """Preferences the answer states between texts of the item."""
+        return []
+
+    def export_improvement(self, q: QuestionSpec, original: Any, improved: Any) -> Pair | None:
+        """A reviewer's improved answer preferred over the original one."""
+        return None
+
+    def export_ranked(self, q: QuestionSpec, value: Any, data: dict[str, Any]) -> Ranked | None:
+        """The item's texts with the ranks the answer gives them."""
+        return None
+
+    def export_score_names(self, q: QuestionSpec) -> list[str]:
+        """The integer scores this question exports (``ratings`` columns), in order."""
+        return []
+
+    def export_scores(self, q: QuestionSpec, value: Any) -> dict[str, int]:
+        """Score name → integer, for the names of ``export_score_names``."""
+        return {}
+
+    def export_steps(
+        self,
+        q: QuestionSpec,
+        value: Any,
+        data: dict[str, Any],
+        *,
+        neutral_as: bool,
+        rewrites: bool,
+    ) -> Steps | None:
+        """Step-level labels of a reasoning chain (``stepwise``)."""
+        return None
 
 
 def is_int(value: Any) -> bool:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from inlier.questions.base import Loc, Problems, QuestionKind, QuestionSpec, Strict, is_int, problem
+from inlier.questions.base import (
+    Loc,
+    Pair,
+    Problems,
+    QuestionKind,
+    QuestionSpec,
+    Ranked,
+    Strict,
+    field_text,
+    is_int,
+    problem,
+)
 
 
 class PairwiseOptions(Strict):
@@ -44,3 +55,29 @@ class Pairwise(QuestionKind):
         elif not is_int(strength) or not 1 <= strength <= 3:
             return problem([*loc, "strength"], "must be an integer 1..3")
         return []
+
+    def _sides(self, q: QuestionSpec, data: dict[str, Any]) -> tuple[str, str] | None:
+        opts = self.options(q)
+        left, right = field_text(data.get(opts.left)), field_text(data.get(opts.right))
+        return (left, right) if left is not None and right is not None else None
+
+    def export_pairs(self, q: QuestionSpec, value: Any, data: dict[str, Any]) -> list[Pair]:
+        """The chosen side over the other, by the strength given; a tie states no preference."""
+        sides = self._sides(q, data)
+        if sides is None or not isinstance(value, dict) or value.get("choice") not in SIDES:
+            return []
+        left, right = sides
+        chosen, rejected = (left, right) if value["choice"] == "left" else (right, left)
+        strength = value.get("strength")
+        margin = float(strength) if isinstance(strength, int) else 1.0
+        return [Pair(chosen, rejected, margin, "pairwise")]
+
+    def export_ranked(self, q: QuestionSpec, value: Any, data: dict[str, Any]) -> Ranked | None:
+        sides = self._sides(q, data)
+        if sides is None or not isinstance(value, dict):
+            return None
+        ranks = {"left": [1, 2], "right": [2, 1], "tie": [1, 1]}.get(value.get("choice", ""))
+        return Ranked(list(sides), ranks) if ranks else None
+
+
+SIDES = ("left", "right")

@@ -6,7 +6,17 @@ from typing import Any
 
 from pydantic import Field
 
-from inlier.questions.base import Loc, Problems, QuestionKind, QuestionSpec, Strict, problem
+from inlier.questions.base import (
+    Loc,
+    Pair,
+    Problems,
+    QuestionKind,
+    QuestionSpec,
+    Ranked,
+    Strict,
+    field_text,
+    problem,
+)
 
 
 class RankingOptions(Strict):
@@ -42,6 +52,36 @@ class Ranking(QuestionKind):
         if sorted(seen) != sorted(opts.fields):
             return problem(loc, f"rank each of {opts.fields} exactly once")
         return []
+
+    def export_ranked(self, q: QuestionSpec, value: Any, data: dict[str, Any]) -> Ranked | None:
+        """The ranked fields in the order the options list them, with their ranks."""
+        opts = self.options(q)
+        if not isinstance(value, list):
+            return None
+        by_field = ranks(value)
+        texts = [field_text(data.get(f)) for f in opts.fields]
+        if any(t is None for t in texts) or any(f not in by_field for f in opts.fields):
+            return None
+        return Ranked([t for t in texts if t is not None], [by_field[f] for f in opts.fields])
+
+    def export_pairs(self, q: QuestionSpec, value: Any, data: dict[str, Any]) -> list[Pair]:
+        """Every pair of different ranks, the better one chosen; the margin is the rank
+        distance, so a first-over-last pair weighs more than neighbours."""
+        ranked = self.export_ranked(q, value, data)
+        if ranked is None:
+            return []
+        order = sorted(range(len(ranked.ranks)), key=lambda i: ranked.ranks[i])
+        pairs = []
+        for a_pos, a in enumerate(order):
+            for b in order[a_pos + 1 :]:
+                distance = ranked.ranks[b] - ranked.ranks[a]
+                if distance > 0:
+                    pairs.append(
+                        Pair(
+                            ranked.completions[a], ranked.completions[b], float(distance), "ranking"
+                        )
+                    )
+        return pairs
 
 
 def ranks(answer: list[Any]) -> dict[str, int]:

@@ -30,3 +30,9 @@ class Rating(QuestionKind):
         if not opts.min <= value <= opts.max:
             return problem(loc, f"must be between {opts.min} and {opts.max}")
         return []
+
+    def export_score_names(self, q: QuestionSpec) -> list[str]:
+        return [q.name]
+
+    def export_scores(self, q: QuestionSpec, value: Any) -> dict[str, int]:
+        return {q.name: value} if is_int(value) else {}

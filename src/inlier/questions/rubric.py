@@ -59,3 +59,11 @@ class Rubric(QuestionKind):
             if not is_int(v) or not c.min <= v <= c.max:
                 return problem([*loc, c.name], f"must be an integer between {c.min} and {c.max}")
         return []
+
+    def export_score_names(self, q: QuestionSpec) -> list[str]:
+        return [c.name for c in self.options(q).criteria]
+
+    def export_scores(self, q: QuestionSpec, value: Any) -> dict[str, int]:
+        if not isinstance(value, dict):
+            return {}
+        return {name: value[name] for name in self.export_score_names(q) if is_int(value.get(name))}

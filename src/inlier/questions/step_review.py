@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from inlier.questions.base import Loc, Problems, QuestionKind, QuestionSpec, Strict, problem
+from inlier.questions.base import (
+    Loc,
+    Pair,
+    Problems,
+    QuestionKind,
+    QuestionSpec,
+    Steps,
+    Strict,
+    problem,
+)
 
 VERDICT_LABELS = {"approve": {1}, "improve": {0, -1}, "reject": {-1}}
+DEFAULT_LABEL = {"approve": 1, "reject": -1}
 
 
 class StepReviewOptions(Strict):
@@ -74,3 +84,65 @@ class StepReview(QuestionKind):
                 [*loc, "final_answer_correct"], "say whether the final answer is correct"
             )
         return []
+
+    def _judged(
+        self, q: QuestionSpec, value: Any, data: dict[str, Any]
+    ) -> list[tuple[str, int, str | None]]:
+        """(original step, label, rewrite) for each judged step, in order."""
+        original = data.get(self.options(q).steps_field)
+        steps = value.get("steps") if isinstance(value, dict) else None
+        if not isinstance(original, list) or not isinstance(steps, list):
+            return []
+        judged = []
+        for text, step in zip(original, steps, strict=False):
+            if not isinstance(text, str) or not isinstance(step, dict):
+                return []
+            label = step.get("label", DEFAULT_LABEL.get(step.get("verdict", "")))
+            if label not in (1, 0, -1) or isinstance(label, bool):
+                return []
+            rewrite = step.get("rewrite")
+            judged.append(
+                (text, label, rewrite if isinstance(rewrite, str) and rewrite.strip() else None)
+            )
+        return judged
+
+    def export_steps(
+        self,
+        q: QuestionSpec,
+        value: Any,
+        data: dict[str, Any],
+        *,
+        neutral_as: bool,
+        rewrites: bool,
+    ) -> Steps | None:
+        """PRM800K semantics: +1 true, -1 false, 0 ``neutral_as``; nothing after the first
+        wrong step, because a step that follows an error is judged in a broken context.
+        With ``rewrites`` the chain is the expert-corrected one: an approved or rewritten step
+        is true, and a wrong step nobody rewrote still ends the chain, as false."""
+        judged = self._judged(q, value, data)
+        if not judged:
+            return None
+        completions: list[str] = []
+        labels: list[bool] = []
+        for text, label, rewrite in judged:
+            if rewrites and (label == 1 or rewrite is not None):
+                completions.append(rewrite or text)
+                labels.append(True)
+                continue
+            completions.append(text)
+            labels.append(True if label == 1 else False if label == -1 else neutral_as)
+            if label == -1:
+                break
+        return Steps(completions, labels)
+
+    def export_pairs(self, q: QuestionSpec, value: Any, data: dict[str, Any]) -> list[Pair]:
+        """The expert-corrected chain over the model's original, over the judged steps, when
+        the expert rewrote something and left no wrong step uncorrected."""
+        judged = self._judged(q, value, data)
+        if not any(rewrite is not None and rewrite != text for text, _, rewrite in judged):
+            return []
+        if any(label != 1 and rewrite is None for _, label, rewrite in judged):
+            return []
+        chosen = "\n".join(rewrite or text for text, _, rewrite in judged)
+        rejected = "\n".join(text for text, _, _ in judged)
+        return [Pair(chosen, rejected, 1.0, "improvement")]

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from inlier.questions.base import Loc, Problems, QuestionKind, QuestionSpec, Strict, problem
+from inlier.questions.base import Loc, Pair, Problems, QuestionKind, QuestionSpec, Strict, problem
 
 MAX_TEXT = 100_000
 
@@ -49,3 +49,15 @@ class Text(QuestionKind):
         if len(value) > limit:
             return problem(loc, f"must be at most {limit} characters")
         return []
+
+    def export_text(self, q: QuestionSpec, value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def export_improvement(self, q: QuestionSpec, original: Any, improved: Any) -> Pair | None:
+        """A reviewer's rewrite is preferred over the text they improved; an unchanged text
+        states no preference."""
+        if not isinstance(original, str) or not isinstance(improved, str):
+            return None
+        if original.strip() == improved.strip():
+            return None
+        return Pair(improved, original, 1.0, "improvement")

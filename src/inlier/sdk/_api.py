@@ -224,16 +224,45 @@ class Api:
 
     @iterator
     def export(
-        self, project_id: str, *, kind: str = "raw", status: str | None = None, **params: Any
+        self,
+        project_id: str,
+        *,
+        kind: str = "raw",
+        status: str | None = None,
+        form: str | None = None,
+        split: float | None = None,
+        seed: int | None = None,
+        **params: Any,
     ) -> Feed[JSON]:
         """Stream a project's export as JSON lines, one dict a row, read as they arrive.
 
-        ``kind="raw"`` has one row per attempt with contributors as per-project pseudonyms;
-        ``status`` is ``all``, ``submitted`` or ``approved``; other query parameters of the
-        export endpoint can be given as keywords. Owners and admins only.
+        ``kind``: ``raw`` (one row per attempt, contributors as per-project pseudonyms), or a
+        trainer dataset: ``sft``, ``preference``, ``kto``, ``ranking``, ``ratings``,
+        ``stepwise``. ``status`` is ``all``, ``submitted`` or ``approved``; ``form`` is
+        ``conversational`` or ``standard``; ``split`` (test fraction) and ``seed`` add a
+        ``split`` column. Other parameters of the export endpoint (``submitted_from``,
+        ``submitted_to``, ``gold``, ``part``, ``neutral_as``, ``rewrites``) can be given as
+        keywords. Owners and admins only.
         """
         call = Call("GET", f"projects/{segment(project_id)}/export", lines=True)
-        yield call.with_params(**params, format="jsonl", kind=kind, status=status)
+        given = {"kind": kind, "status": status, "form": form, "split": split, "seed": seed}
+        yield call.with_params(**_query(params), **_query(given), format="jsonl")
+
+    @iterator
+    def export_bytes(
+        self, project_id: str, *, format: str = "parquet", kind: str = "raw", **params: Any
+    ) -> Feed[bytes]:
+        """The export file's bytes as they arrive, in any ``format`` (``jsonl``, ``csv``,
+        ``parquet``, or ``hf``: a tar of a ``datasets`` folder); write them to a file::
+
+            with open("prefs.parquet", "wb") as fh:
+                for chunk in client.export_bytes(pid, kind="preference"):
+                    fh.write(chunk)
+
+        Takes the same keywords as ``export``.
+        """
+        call = Call("GET", f"projects/{segment(project_id)}/export", chunks=True)
+        yield call.with_params(**_query(params), format=format, kind=kind)
 
     # ---- work --------------------------------------------------------------------------------
 
@@ -329,3 +358,8 @@ class Api:
         """Autosave a partial answer, returned later by ``get_assignment``; ``{id, saved_at}``."""
         path = f"assignments/{segment(assignment_id)}/draft"
         return (yield from request(Call("PUT", path, json={"answer": dict(answer)})))
+
+
+def _query(params: dict[str, Any]) -> dict[str, Any]:
+    """Query values as the server spells them: booleans ``true``/``false``."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in params.items()}

@@ -48,7 +48,7 @@ class Client(Api):
     def _open(self, call: Call) -> httpx.Response:
         """Send ``call``; an error answer (read in full) raises ``InlierError``."""
         request = self._http.build_request(**call.request_args(self.token))
-        response = self._http.send(request, stream=call.lines)
+        response = self._http.send(request, stream=call.streamed)
         if response.is_error:
             response.read()
             response.close()
@@ -75,6 +75,8 @@ class Client(Api):
                 yield step.value
             elif step.lines:
                 yield from self._lines(step)
+            elif step.chunks:
+                yield from self._chunks(step)
             else:
                 sent = self._send(step)
             step = advance(feed, sent)
@@ -85,6 +87,13 @@ class Client(Api):
             for line in response.iter_lines():
                 if (row := decode_line(line)) is not None:
                     yield row
+        finally:
+            response.close()
+
+    def _chunks(self, call: Call) -> Iterator[Any]:
+        response = self._open(call)
+        try:
+            yield from response.iter_bytes()
         finally:
             response.close()
 
@@ -116,7 +125,7 @@ class AsyncClient(Api):
     async def _open(self, call: Call) -> httpx.Response:
         """Send ``call``; an error answer (read in full) raises ``InlierError``."""
         request = self._http.build_request(**call.request_args(self.token))
-        response = await self._http.send(request, stream=call.lines)
+        response = await self._http.send(request, stream=call.streamed)
         if response.is_error:
             await response.aread()
             await response.aclose()
@@ -144,6 +153,9 @@ class AsyncClient(Api):
             elif step.lines:
                 async for row in self._lines(step):
                     yield row
+            elif step.chunks:
+                async for chunk in self._chunks(step):
+                    yield chunk
             else:
                 sent = await self._send(step)
             step = advance(feed, sent)
@@ -154,5 +166,13 @@ class AsyncClient(Api):
             async for line in response.aiter_lines():
                 if (row := decode_line(line)) is not None:
                     yield row
+        finally:
+            await response.aclose()
+
+    async def _chunks(self, call: Call) -> AsyncIterator[Any]:
+        response = await self._open(call)
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
         finally:
             await response.aclose()

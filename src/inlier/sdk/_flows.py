@@ -34,7 +34,8 @@ class Call:
     """One HTTP request, relative to ``/api/v1``.
 
     ``lines=True`` marks a streamed JSON-lines answer: the transport yields each decoded line
-    to the caller of the feed instead of sending the response back into it.
+    to the caller of the feed instead of sending the response back into it; ``chunks=True``
+    likewise yields the raw bytes of the body as they arrive (binary exports).
     """
 
     method: str
@@ -44,6 +45,11 @@ class Call:
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     lines: bool = False
+    chunks: bool = False
+
+    @property
+    def streamed(self) -> bool:
+        return self.lines or self.chunks
 
     def with_params(self, **params: Any) -> Call:
         """The same call with more query parameters (``None`` values are left out)."""

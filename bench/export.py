@@ -1,0 +1,120 @@
+"""Exports at volume: wall time, rows/s and peak memory of `inlier export`.
+
+Builds a fresh database with one pairwise project of --responses items (imported with
+`inlier items import`, as a user would), writes one submitted attempt per item set-wise with SQL
+(through the API that would take hours), then runs `inlier export` as a child process for each
+kind and format below and reports its wall time and peak RSS (kernel accounting via wait4). Peak
+memory should not grow with --responses: run it twice with different sizes to see.
+
+    .venv/bin/python bench/export.py                          # 200,000 responses, SQLite
+    .venv/bin/python bench/export.py --db postgresql
+    .venv/bin/python bench/export.py --responses 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+
+from _common import (
+    INLIER,
+    Cleanup,
+    conditions,
+    db_size,
+    import_cli,
+    inlier_init,
+    log,
+    make_database,
+    psql_file,
+    run_measured,
+    table,
+    temp_dir,
+    write_items,
+)
+from import_items import create_project
+
+ANSWER = {
+    "preference": {"choice": "left", "strength": 2},
+    "rationale": "Response A names the contraindication; B misses it entirely.",
+}
+RUNS = [
+    ("raw", "jsonl"),
+    ("raw", "parquet"),
+    ("preference", "parquet"),
+    ("preference", "csv"),
+    ("kto", "jsonl"),
+    ("preference", "hf"),
+]
+NOW = "2026-11-20 12:00:00"
+
+
+def responses_sql(project_id: str, boolean_false: str, answer: str) -> str:
+    """One submitted attempt per open slot, by the first user (the admin), set-wise."""
+    return f"""
+    INSERT INTO assignments (slot_id, project_id, item_id, user_id, stage, state, created_at,
+                             expires_at, active_seconds)
+      SELECT id, project_id, item_id, 1, 'attempt', 'submitted', '{NOW}', '{NOW}', 30
+      FROM slots WHERE project_id = {project_id};
+    INSERT INTO responses (project_id, item_id, slot_id, assignment_id, user_id, stage, answer,
+                           active_seconds, created_at, status, needs_review)
+      SELECT project_id, item_id, slot_id, id, user_id, 'attempt', {answer}, 30, '{NOW}',
+             'submitted', {boolean_false}
+      FROM assignments WHERE project_id = {project_id};
+    UPDATE slots SET state = 'done' WHERE project_id = {project_id};
+    """
+
+
+def seed_responses(url: str, project_id: str) -> None:
+    text = json.dumps(ANSWER).replace("'", "''")
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as c:
+            c.executescript(responses_sql(project_id, "0", f"'{text}'"))
+    else:
+        base, _, name = url.rpartition("/")
+        psql_file(base, name, responses_sql(project_id, "false", f"'{text}'::jsonb"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--responses", type=int, default=200_000)
+    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
+    ap.add_argument("--keep", action="store_true", help="keep the database and files")
+    args = ap.parse_args()
+    with Cleanup() as stack:
+        tmp = temp_dir(stack, args.keep)
+        url = make_database(stack, args.db, tmp, args.pg, args.keep, "export")
+        inlier_init(url)
+        project_id = create_project(url, tmp)
+        items = tmp / "items.jsonl"
+        write_items(items, args.responses)
+        secs, _ = import_cli(url, project_id, items)
+        log(f"imported {args.responses} items in {secs:.1f}s")
+        seed_responses(url, project_id)
+        log(f"wrote {args.responses} responses; database {db_size(url)}")
+        results = []
+        for kind, fmt in RUNS:
+            out = tmp / f"{kind}.{fmt}"
+            cmd = [INLIER, "export", project_id, "--kind", kind, "--format", fmt]
+            cmd += ["--out", str(out), "--database-url", url]
+            code, wall, rss_kib, tail = run_measured(cmd, timeout=7200)
+            if code != 0:
+                raise RuntimeError(f"inlier export failed ({code}):\n{tail}")
+            rows = int(tail.rsplit(" rows", 1)[0].split()[-1].replace(",", ""))
+            size = sum(p.stat().st_size for p in ([out] if out.is_file() else out.iterdir()))
+            results.append(
+                [kind, fmt, rows, f"{wall:.1f}", f"{rows / wall:,.0f}", rss_kib // 1024,
+                 f"{size / 2**20:.0f}"]
+            )  # fmt: skip
+            log(f"{kind} {fmt}: {rows} rows in {wall:.1f}s, peak {rss_kib // 1024} MiB")
+        print(conditions())
+        print(f"{args.responses:,} responses on {args.db}\n")
+        headers = ["kind", "format", "rows", "wall s", "rows/s", "peak RSS MiB", "file MiB"]
+        print(table(headers, results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
