@@ -281,3 +281,33 @@ async def test_owners_see_progress_of_their_projects_only(
         assert (await c.get("/projects")).status_code == 403
         assert (await c.get(f"/projects/{proj['id']}")).status_code == 403
         assert 'href="/projects"' not in (await c.get("/")).text
+
+
+async def test_owners_download_exports_from_the_project_page(
+    world: World, app: Any, browser_client: httpx.AsyncClient
+) -> None:
+    owner, proj, (w1,) = await world.team(n_workers=1, n_items=1)
+    a = (await w1.next(proj["id"])).json()
+    r = await w1.post(
+        f"/assignments/{a['id']}/submit",
+        json={"answer": GOOD_ANSWER},
+        headers={"Idempotency-Key": "k"},
+    )
+    assert r.status_code == 201
+    await sign_in(browser_client, owner.email)
+    page = await browser_client.get(f"/projects/{proj['id']}")
+    assert f'action="/projects/{proj["id"]}/download"' in page.text
+    r = await browser_client.get(
+        f"/projects/{proj['id']}/download", params={"kind": "raw", "format": "jsonl"}
+    )
+    assert r.status_code == 200
+    assert "attachment" in r.headers["content-disposition"]
+    api = await owner.get(f"/projects/{proj['id']}/export", params={"kind": "raw"})
+    assert r.content == api.content and GOOD_ANSWER["rationale"] in r.text
+    bad = await browser_client.get(f"/projects/{proj['id']}/download", params={"kind": "nope"})
+    assert bad.status_code == 422 and "text/html" in bad.headers["content-type"]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        await sign_in(c, w1.email)
+        r = await c.get(f"/projects/{proj['id']}/download")
+        assert r.status_code == 403 and w1.email not in r.text

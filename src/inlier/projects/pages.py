@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from inlier.datasets import service as datasets
 from inlier.kit.errors import Forbidden
 from inlier.kit.web import PageUser, render
 from inlier.projects import service
@@ -58,10 +59,26 @@ async def project_page(request: Request, project_id: str, who: PageUser) -> Resp
             "template": acc.template,
             "stats": stats,
             "progress": _progress(stats),
+            "kinds": datasets.KINDS,
+            "formats": datasets.FORMATS,
             "roles": {
                 role: sum(1 for m in members if m["role"] == role)
                 for role in ("owner", "reviewer", "contributor")
             },
         },
         who=who,
+    )
+
+
+@router.get("/projects/{project_id}/download")
+async def download(request: Request, project_id: str, who: PageUser) -> Response:
+    """The export form's target: the same file as ``GET /api/v1/projects/{id}/export``."""
+    async with request.app.state.db.session() as s:
+        acc = await service.manage(s, who, project_id)
+    opts = datasets.parse_options(dict(request.query_params))
+    job = datasets.prepare(acc.project, opts)
+    return StreamingResponse(
+        job.stream(request.app.state.db),
+        media_type=job.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{job.filename}"'},
     )
