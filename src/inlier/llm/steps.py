@@ -1,0 +1,64 @@
+"""Split a model's answer into the steps an expert judges one by one.
+
+The rules, first that applies:
+
+1. **"Step N" markers**: lines starting with ``Step 1``, ``Step 2``, … (any case, optionally in
+   bold or as a markdown heading, followed by ``:``, ``.``, ``)`` or ``-``).
+2. **A numbered list**: lines starting with ``1.`` / ``1)``, ``2.`` / ``2)``, …
+3. **Paragraphs**: blocks separated by blank lines.
+4. **Lines**: a single paragraph is split into its non-blank lines.
+
+Markers count only in sequence: the first must be 1 and each next one the number after the
+last, so a nested list restarting at 1, or a "3." quoted inside a step, stays part of its step;
+rules 1 and 2 need at least two markers. Markers are removed from the steps. Nothing the model
+wrote is dropped: text before the first marker is a step of its own, text after a marker up to
+the next one (blank lines included) belongs to that step. Steps are stripped; empty ones are
+left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# "Step 3:", "**Step 3:**", "**Step 3**:", "### Step 3." — the marker and its punctuation.
+_STEP = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?step[ \t]+(\d{1,4})\b[ \t]*"
+    r"(?:(?:\*\*|__)[ \t]*)?[:.)\-]?[ \t]*(?:\*\*|__)?[ \t]*",
+    re.IGNORECASE,
+)
+_NUMBERED = re.compile(r"^[ \t]*(\d{1,4})[.)](?:[ \t]+|$)")
+_BLANK = re.compile(r"\n[ \t]*\n")
+
+
+def split_steps(text: str) -> list[str]:
+    """The steps of ``text`` (see the module's docstring for the rules)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for marker in (_STEP, _NUMBERED):
+        steps = _by_markers(text, marker)
+        if steps is not None:
+            return steps
+    paragraphs = _clean(_BLANK.split(text))
+    if len(paragraphs) > 1:
+        return paragraphs
+    return _clean(text.split("\n"))
+
+
+def _by_markers(text: str, marker: re.Pattern[str]) -> list[str] | None:
+    """Steps cut at sequential markers, or ``None`` when there are fewer than two."""
+    chunks: list[list[str]] = [[]]  # chunks[0] is whatever comes before the first marker
+    expected = 1
+    for line in text.split("\n"):
+        m = marker.match(line)
+        if m is not None and int(m.group(1)) == expected:
+            expected += 1
+            chunks.append([line[m.end() :]])
+        else:
+            chunks[-1].append(line)
+    if expected <= 2:
+        return None
+    return _clean("\n".join(chunk) for chunk in chunks)
+
+
+def _clean(parts: Iterable[str]) -> list[str]:
+    return [p.strip() for p in parts if p.strip()]
