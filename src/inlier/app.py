@@ -20,6 +20,7 @@ from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
 from inlier.kit.logging import configure_logging
 from inlier.kit.middleware import Metrics, Plumbing
+from inlier.llm.api import router as llm_router
 from inlier.projects.api import router as projects_router
 from inlier.settings import Settings, is_sqlite
 from inlier.workflow.api import router as workflow_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(accounts_router)
     api.include_router(projects_router)
     api.include_router(workflow_router)
+    api.include_router(llm_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
