@@ -8,9 +8,10 @@ The rules, first that applies:
 3. **Paragraphs**: blocks separated by blank lines.
 4. **Lines**: a single paragraph is split into its non-blank lines.
 
-Markers count only in sequence: the first must be 1 and each next one the number after the
-last, so a nested list restarting at 1, or a "3." quoted inside a step, stays part of its step;
-rules 1 and 2 need at least two markers. Markers are removed from the steps. Nothing the model
+Markers count only in sequence and at the first one's indentation: the first must be 1 and
+each next one the number after the last, no deeper indented than the first, so a nested list,
+or a "3." quoted inside a step, stays part of its step; rules 1 and 2 need at least two
+markers. Markers are removed from the steps. Nothing the model
 wrote is dropped: text before the first marker is a step of its own, text after a marker up to
 the next one (blank lines included) belongs to that step. Steps are stripped; empty ones are
 left out.
@@ -48,9 +49,12 @@ def _by_markers(text: str, marker: re.Pattern[str]) -> list[str] | None:
     """Steps cut at sequential markers, or ``None`` when there are fewer than two."""
     chunks: list[list[str]] = [[]]  # chunks[0] is whatever comes before the first marker
     expected = 1
+    indent: int | None = None  # of the first marker: deeper ones belong to a nested list
     for line in text.split("\n"):
         m = marker.match(line)
-        if m is not None and int(m.group(1)) == expected:
+        depth = len(line) - len(line.lstrip(" \t"))
+        if m is not None and int(m.group(1)) == expected and (indent is None or depth <= indent):
+            indent = depth if indent is None else indent
             expected += 1
             chunks.append([line[m.end() :]])
         else:
