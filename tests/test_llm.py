@@ -4,6 +4,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -219,6 +220,17 @@ async def test_after_the_first_generation_only_max_regenerations_more(
         headers={"Accept": "text/event-stream"},
     )
     is_problem(streamed, 429)  # refused before any stream begins
+
+
+async def test_the_limit_holds_for_concurrent_requests(world: World, fake: FakeOpenAI) -> None:
+    worker, aid, _ = await lease(world, {"default": openai_model(fake)})
+    replies = await asyncio.gather(
+        *(generate(worker, aid, inputs={"prompt": PROMPT}) for _ in range(6))
+    )
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses == [201, 201, 201, 429, 429, 429], [r.text for r in replies]
+    ids = {r.json()["generation_id"] for r in replies if r.status_code == 201}
+    assert len(ids) == 3
 
 
 @pytest.mark.parametrize(
