@@ -33,6 +33,9 @@ steps_lists = st.lists(step_text, min_size=2, max_size=12)
         ("**Step 1:** Add.\n**Step 2**: Divide.", ["Add.", "Divide."]),
         ("### Step 1. Add.\n### Step 2 - Divide.", ["Add.", "Divide."]),
         ("step 1) add\nSTEP 2) divide", ["add", "divide"]),
+        # Bold that belongs to the step's text stays with it.
+        ("Step 1: **Check** it\nStep 2: __done__", ["**Check** it", "__done__"]),
+        ("**Step 1: Check.**\n**Step 2: Done.**", ["Check.", "Done."]),
         ("1. Add.\n2) Divide.", ["Add.", "Divide."]),
         ("Add.\n\nDivide.\n\n\nDone.", ["Add.", "Divide.", "Done."]),
         ("Add.\nDivide.", ["Add.", "Divide."]),

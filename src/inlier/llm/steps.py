@@ -22,13 +22,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# "Step 3:", "**Step 3:**", "**Step 3**:", "### Step 3." — the marker and its punctuation.
+# "Step 3:", "**Step 3:**", "**Step 3**:", "### Step 3." — the marker and its punctuation. A
+# closing "**" is part of the marker only when it opened it: "Step 1: **Check** x" keeps its bold.
 _STEP = re.compile(
-    r"^[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?step[ \t]+(\d{1,4})\b[ \t]*"
-    r"(?:(?:\*\*|__)[ \t]*)?[:.)\-]?[ \t]*(?:\*\*|__)?[ \t]*",
+    r"^[ \t]*(?:#{1,6}[ \t]*)?(?P<bold>\*\*|__)?step[ \t]+(?P<n>\d{1,4})\b[ \t]*"
+    r"(?(bold)(?:[:.)\-][ \t]*)?(?:(?:\*\*|__)[ \t]*[:.)\-]?)?|[:.)\-]?)[ \t]*",
     re.IGNORECASE,
 )
-_NUMBERED = re.compile(r"^[ \t]*(\d{1,4})[.)](?:[ \t]+|$)")
+_NUMBERED = re.compile(r"^[ \t]*(?P<n>\d{1,4})[.)](?:[ \t]+|$)")
 _BLANK = re.compile(r"\n[ \t]*\n")
 
 
@@ -53,15 +54,24 @@ def _by_markers(text: str, marker: re.Pattern[str]) -> list[str] | None:
     for line in text.split("\n"):
         m = marker.match(line)
         depth = len(line) - len(line.lstrip(" \t"))
-        if m is not None and int(m.group(1)) == expected and (indent is None or depth <= indent):
+        if m is not None and int(m.group("n")) == expected and (indent is None or depth <= indent):
             indent = depth if indent is None else indent
             expected += 1
-            chunks.append([line[m.end() :]])
+            chunks.append([_after_marker(line, m)])
         else:
             chunks[-1].append(line)
     if expected <= 2:
         return None
     return _clean("\n".join(chunk) for chunk in chunks)
+
+
+def _after_marker(line: str, m: re.Match[str]) -> str:
+    """The line's text after its marker; "**Step 1: Check.**" closes its bold at the end."""
+    rest = line[m.end() :]
+    bold = m.groupdict().get("bold")
+    if bold and m.group(0).count(bold) == 1 and rest.rstrip().endswith(bold):
+        rest = rest.rstrip()[: -len(bold)]
+    return rest
 
 
 def _clean(parts: Iterable[str]) -> list[str]:
