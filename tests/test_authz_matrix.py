@@ -171,6 +171,31 @@ HOLDER_ONLY_SUBMIT: Statuses = {
     "admin": (201, 404),
 }
 
+# Generating a field of the work project's template (see WORK_TEMPLATE).
+HOLDER_ONLY_GENERATE: Statuses = {
+    "anonymous": (401, 401),
+    "contributor_member": (201, 404),
+    "contributor_outsider": (201, 404),
+    "reviewer_member": (201, 404),
+    "owner": (201, 404),
+    "other_owner": (201, 404),
+    "admin": (201, 404),
+}
+
+# The work project W: the pairwise template plus a field the replay model generates.
+WORK_TEMPLATE: dict[str, Any] = {
+    **PAIRWISE_TEMPLATE,
+    "fields": [
+        *PAIRWISE_TEMPLATE["fields"],
+        {
+            "name": "critique",
+            "type": "markdown",
+            "generated": {"model": "demo", "from": ["prompt"]},
+        },
+    ],
+}
+WORK_MODELS = {"demo": {"provider": "replay", "responses": {"*": "A canned critique."}}}
+
 V1 = "/api/v1"
 POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/auth/token"): ("none", PUBLIC),
@@ -197,6 +222,8 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/assignments/{{assignment_id}}/release"): ("assignment", HOLDER_ONLY),
     ("PUT", f"{V1}/assignments/{{assignment_id}}/draft"): ("assignment", HOLDER_ONLY),
     ("POST", f"{V1}/render"): ("none", SIGNED_IN),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/generate"): ("assignment", HOLDER_ONLY_GENERATE),
+    ("GET", f"{V1}/assignments/{{assignment_id}}/generations"): ("assignment", HOLDER_ONLY),
 }
 
 # Which of P, Q and O each caller finds in GET /projects.
@@ -277,7 +304,7 @@ async def build_cast(world: World) -> Cast:
     p = await world.project(owner, name="P")
     q = await world.project(other_owner, name="Q")
     o = await world.project(other_owner, name="O", visibility="open")
-    work = await world.project(owner, name="W")
+    work = await world.project(owner, name="W", template=WORK_TEMPLATE, models=WORK_MODELS)
     for proj, who in ((p, owner), (q, other_owner), (o, other_owner)):
         rows = [pairwise_item(n) for n in range(8)]
         await world.items(who, proj["id"], rows)
@@ -327,6 +354,7 @@ async def request_for(
         ("POST", "/assignments/{assignment_id}/heartbeat"): {"active_seconds": 10},
         ("PUT", "/assignments/{assignment_id}/draft"): {"answer": {"rationale": "so far"}},
         ("POST", "/render"): {"texts": ["$x^2$"]},
+        ("POST", "/assignments/{assignment_id}/generate"): {"field": "critique"},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})

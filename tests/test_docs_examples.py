@@ -124,3 +124,53 @@ def test_the_documented_export_rows_are_what_the_export_gives(cli: Cli) -> None:
         if os.environ.get("INLIER_WRITE_EXAMPLES"):
             path.write_text(json.dumps(row, indent=2, ensure_ascii=False) + "\n")
         assert json.loads(path.read_text()) == row, kind
+
+
+def test_the_model_in_the_loop_example_generates_from_what_the_expert_wrote(cli: Cli) -> None:
+    """docs/models.md's example: write a question, generate (replay), judge each step, submit."""
+
+    def ok(*args: str) -> Any:
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        return result
+
+    assert cli.init().exit_code == 0
+    spec = str(EXAMPLES / "write-and-generate.yaml")
+    project = json.loads(ok("projects", "create", "--template", spec).stdout)
+    assert project["models"]["live"]["api_key_env"] == "INLIER_LIVE_MODEL_KEY"
+    items = str(EXAMPLES / "write-and-generate-items.jsonl")
+    assert "imported 2 items" in ok("items", "import", project["id"], items).output
+    token = ok("tokens", "create", "--email", "root@example.org").stdout.strip()
+
+    async def work() -> None:
+        application = create_app(make_settings(cli.url))
+        transport = httpx.ASGITransport(app=application)
+        headers = {"Authorization": f"Bearer {token}"}
+        prompt = "A 64-year-old has an inferior STEMI and low blood pressure. What do you avoid?"
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+            r = await c.post(
+                "/assignments/next", json={"project_id": project["id"]}, headers=headers
+            )
+            a = r.json()
+            assert a["item"]["data"]["brief"].startswith("An acute coronary syndrome")
+            r = await c.post(
+                f"/assignments/{a['id']}/generate",
+                json={"field": "cot", "inputs": {"prompt": prompt}},
+                headers=headers,
+            )
+            assert r.status_code == 201, r.text
+            generated = r.json()
+            assert generated["provider"] == "replay" and len(generated["value"]) == 4
+            assert generated["value"][2].startswith("With RV involvement avoid nitrates")
+            verdicts = [{"verdict": "approve", "label": 1}] * len(generated["value"])
+            answer = {"prompt": prompt, "steps": {"steps": verdicts, "final_answer_correct": True}}
+            r = await c.post(
+                f"/assignments/{a['id']}/submit",
+                json={"answer": answer, "generation_ids": [generated["generation_id"]]},
+                headers=headers,
+            )
+            assert r.status_code == 201, r.text
+            assert r.json()["generation_ids"] == [generated["generation_id"]]
+        await application.state.db.dispose()
+
+    asyncio.run(work())

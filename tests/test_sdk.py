@@ -32,6 +32,7 @@ from inlier.sdk import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ServerError,
 )
 
 PASSWORD = "correct-horse"
@@ -541,6 +542,72 @@ def test_a_closed_client_sends_nothing(live: Live) -> None:
 def test_the_base_url_may_name_the_api_root(live: Live) -> None:
     with inlier.Client(live.url + "/api/v1/", token=live.admin.token) as c:
         assert c.me()["roles"] == ["admin"]
+
+
+# ---- model in the loop ---------------------------------------------------------------------
+
+GENERATING_TEMPLATE: dict[str, Any] = {
+    "fields": [
+        {"name": "topic", "type": "text"},
+        {
+            "name": "cot",
+            "type": "steps",
+            "generated": {"model": "demo", "from": ["prompt"], "max_regenerations": 1},
+        },
+    ],
+    "questions": [
+        {"name": "prompt", "type": "text"},
+        {"name": "steps", "type": "step_review", "options": {"steps_field": "cot"}},
+    ],
+}
+REPLAY_MODELS = {
+    "demo": {"provider": "replay", "responses": {"t-1": "Step 1: Look.\nStep 2: Answer."}}
+}
+
+
+def test_a_contributor_generates_a_field_and_reads_it_back(live: Live) -> None:
+    owner = live.person("owner")
+    proj = owner.create_project("CoT", GENERATING_TEMPLATE, models=REPLAY_MODELS)
+    owner.import_items(
+        proj["id"],
+        [
+            {"external_id": "t-1", "data": {"topic": "a"}},
+            {"external_id": "t-2", "data": {"topic": "b"}},
+        ],
+    )
+    worker = live.person()
+    owner.add_member(proj["id"], worker.me()["id"])
+    a = worker.next_assignment(proj["id"])
+    assert a is not None and a["item"]["data"]["topic"] == "a"
+    with pytest.raises(InvalidInputError) as missing:
+        worker.generate(a["id"], "cot")
+    assert missing.value.errors[0]["loc"] == ["body", "inputs", "prompt"]
+    out = worker.generate(a["id"], "cot", inputs={"prompt": "Why?"})
+    assert out["value"] == ["Look.", "Answer."] and out["provider"] == "replay"
+    assert worker.generations(a["id"]) == {"cot": out}
+    worker.generate(a["id"], "cot", inputs={"prompt": "Why?"})
+    with pytest.raises(RateLimitError):
+        worker.generate(a["id"], "cot", inputs={"prompt": "Why?"})
+    worker.skip(a["id"])
+    b = worker.next_assignment(proj["id"])
+    assert b is not None and b["item"]["data"]["topic"] == "b"
+    with pytest.raises(ServerError) as failed:  # the replay data has nothing for this item
+        worker.generate(b["id"], "cot", inputs={"prompt": "Why?"})
+    assert failed.value.status == 502 and "t-2" in failed.value.detail
+
+
+async def test_the_async_client_generates_too(live: Live) -> None:
+    owner = live.person("owner")
+    proj = owner.create_project("CoT", GENERATING_TEMPLATE, models=REPLAY_MODELS)
+    owner.import_items(proj["id"], [{"external_id": "t-1", "data": {"topic": "a"}}])
+    worker = live.person()
+    owner.add_member(proj["id"], worker.me()["id"])
+    async with inlier.AsyncClient(live.url, token=worker.token) as client:
+        a = await client.next_assignment(proj["id"])
+        assert a is not None
+        out = await client.generate(a["id"], "cot", {"prompt": "Why?"})
+        assert out["value"] == ["Look.", "Answer."]
+        assert await client.generations(a["id"]) == {"cot": out}
 
 
 # ---- the async client --------------------------------------------------------------------------

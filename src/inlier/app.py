@@ -25,6 +25,7 @@ from inlier.kit.logging import configure_logging
 from inlier.kit.middleware import Metrics, Plumbing
 from inlier.kit.render_api import router as render_router
 from inlier.kit.web import STATIC_DIR, make_templates, page_error
+from inlier.llm.api import router as llm_router
 from inlier.projects.api import router as projects_router
 from inlier.projects.pages import router as projects_pages
 from inlier.settings import Settings, is_sqlite
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(projects_router)
     api.include_router(workflow_router)
     api.include_router(render_router)
+    api.include_router(llm_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     idempotency_hours: int = 24
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
+    llm_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a model provider may stay silent (connect, or between bytes).",
+    )
 
 
 def async_database_url(url: str) -> str:

@@ -32,6 +32,7 @@ _TEXT = {
     415: "Body is not JSON",
     422: "Invalid input; `errors` names the fields",
     429: "Rate limited",
+    502: "An upstream service (e.g. a model provider) failed; nothing changed",
 }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from inlier.kit.fields import RequestBody
 
@@ -31,14 +32,53 @@ class RequirementsIn(Strict):
     countries: list[str] | None = Field(default=None, max_length=300)
 
 
+def _error(msg: str) -> PydanticCustomError:
+    # A custom error reads as written (a ValueError gets a "Value error, " prefix).
+    return PydanticCustomError("model_config", msg)
+
+
+# Parameters a project may not set: the request is ours to shape.
+RESERVED_PARAMS = frozenset({"model", "messages", "stream", "stream_options"})
+
+
 class ModelIn(Strict):
+    """A model a template's generated fields may name (see docs/models.md).
+
+    ``openai``: any OpenAI-compatible server; ``api_key_env`` names the environment variable
+    that holds the key (the key itself is never stored). ``replay``: answers shipped in
+    ``responses``, keyed by item ``external_id`` (see ``inlier.llm.providers.replay``).
+    """
+
     provider: Literal["openai", "replay"]
-    base_url: str | None = Field(default=None, max_length=2000)
+    base_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
     model: str = Field(default="", max_length=200)
     api_key_env: str | None = Field(
         default=None, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
     )
     params: dict[str, Any] = Field(default_factory=dict)
+    system_prompt: str | None = Field(default=None, max_length=100_000)
+    responses: dict[str, str | list[str]] | None = Field(default=None, max_length=100_000)
+
+    @field_validator("params")
+    @classmethod
+    def _not_reserved(cls, params: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(RESERVED_PARAMS & params.keys())
+        if reserved:
+            raise _error(f"{', '.join(reserved)} cannot be set here; Inlier sets them")
+        return params
+
+    @model_validator(mode="after")
+    def _fits_provider(self) -> ModelIn:
+        if self.provider == "openai":
+            if not self.base_url:
+                raise _error("base_url: required for the openai provider")
+            if not self.model:
+                raise _error("model: required for the openai provider")
+            if self.responses is not None:
+                raise _error("responses: only for the replay provider")
+        elif not self.responses:
+            raise _error("responses: the replay provider needs responses to serve")
+        return self
 
 
 class QualityIn(Strict):

@@ -359,6 +359,30 @@ class Api:
         path = f"assignments/{segment(assignment_id)}/draft"
         return (yield from request(Call("PUT", path, json={"answer": dict(answer)})))
 
+    @operation
+    def generate(
+        self, assignment_id: str, field: str, inputs: Mapping[str, Any] | None = None
+    ) -> Flow[JSON]:
+        """Fill a generated field of your assignment with the project's model.
+
+        ``inputs`` are your current answers to the questions the field is generated from (item
+        fields come from the item). Returns ``{generation_id, field, value, provider, model,
+        params, latency_ms, usage, regenerations_left, ...}``; a ``steps`` field's value is a
+        list of steps. Over the regeneration limit raises ``RateLimitError``; a failing model
+        provider raises ``ServerError`` (502) and changes nothing.
+        """
+        body: JSON = {"field": field}
+        if inputs is not None:
+            body["inputs"] = dict(inputs)
+        path = f"assignments/{segment(assignment_id)}/generate"
+        return (yield from request(Call("POST", path, json=body)))
+
+    @operation
+    def generations(self, assignment_id: str) -> Flow[JSON]:
+        """The latest generation of each field of your assignment: ``{field: generation}``."""
+        path = f"assignments/{segment(assignment_id)}/generations"
+        return dict((yield from request(Call("GET", path)))["latest"])
+
 
 def _query(params: dict[str, Any]) -> dict[str, Any]:
     """Query values as the server spells them: booleans ``true``/``false``."""
