@@ -53,6 +53,7 @@ PEOPLE = [
 
 # Each project: <name>_project.json and <name>_items.json, and who works on it.
 DEMO_PROJECTS = [
+    ("generate", ("cardio@demo.inlier",)),
     ("cardiology", ("cardio@demo.inlier", "math@demo.inlier")),
     ("helpfulness", ("cardio@demo.inlier", "math@demo.inlier")),
     ("ranking", ("cardio@demo.inlier", "math@demo.inlier")),

@@ -24,7 +24,8 @@ const draftKey = `inlier.draft.${boot.assignment_id}`;
 const idemKey = `inlier.idem.${boot.assignment_id}`;
 const saveStatus = document.getElementById("save-status");
 const formError = document.getElementById("form-error");
-const generationIds = {};
+// The latest generation of each generated field; the submission names them.
+const generationIds = { ...(boot.generation_ids || {}) };
 
 const kindOf = (el) => KINDS[el.dataset.type];
 
@@ -125,7 +126,6 @@ function restore() {
   const body = local?.body ?? server ?? null;
   if (isReview) writeReview(body);
   else if (body) writeAnswer(body);
-  if (local?.generations) Object.assign(generationIds, local.generations);
   if (body) showSaved(local ? "Draft restored from this browser" : "Draft restored");
   if (local && live) { dirty = true; saveTimer = setTimeout(saveNow, 500); }
 }
@@ -425,7 +425,7 @@ form.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
 document.getElementById("skip")?.addEventListener("click", () => giveBack("skip"));
 document.getElementById("release")?.addEventListener("click", () => giveBack("release"));
 for (const button of document.querySelectorAll("[data-generate]")) {
-  button.disabled = !live;
+  button.disabled = button.disabled || !live;
   button.addEventListener("click", () =>
     generate({
       boot,

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from inlier.kit.clock import iso
 from inlier.kit.web import CsrfForm, PageUser, redirect, render
+from inlier.llm import service as llm
 from inlier.projects import service as projects
 from inlier.projects.models import Item, Project
 from inlier.questions import REGISTRY, Template
@@ -116,14 +117,18 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
         project = await s.get(Project, a.project_id)
         item = await s.get(Item, a.item_id)
         assert project is not None and item is not None
+        template = projects.template_of(project)
         under_review = None
         if a.stage == REVIEW:
             slot = await s.get(Slot, a.slot_id)
             if slot is not None and slot.target_response_id is not None:
                 under_review = await s.get(ResponseRow, slot.target_response_id)
+        # Generated fields show their latest generation: the author's, when reviewing.
+        generated_in = under_review.assignment_id if under_review is not None else a.id
+        generations = await llm.generations_for(s, generated_in, template)
     live = a.state == "active" and a.expires_at > now
-    template = projects.template_of(project)
     data = dict(item.data)
+    data.update({name: g["value"] for name, g in generations.items()})
     return await render(
         request,
         "workbench.html",
@@ -135,6 +140,8 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
             "data": data,
             "questions": _questions_view(template, data),
             "under_review": under_review,
+            "generations": generations,
+            "can_generate": live and a.stage != REVIEW,
             "boot": {
                 "assignment_id": str(a.id),
                 "project_id": str(project.id),
@@ -145,6 +152,11 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
                 "lease_minutes": project.lease_minutes,
                 "draft": a.draft,
                 "under_review": under_review.answer if under_review is not None else None,
+                "generation_ids": (
+                    {name: g["generation_id"] for name, g in generations.items()}
+                    if a.stage != REVIEW
+                    else {}
+                ),
             },
         },
         who=who,
