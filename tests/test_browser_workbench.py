@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from conftest import GOOD_ANSWER, Actor, Live, LiveServer, make_settings
+from conftest import GOOD_ANSWER, PAIRWISE_TEMPLATE, Actor, Live, LiveServer, make_settings
 
 pytestmark = pytest.mark.browser
 SQLITE_ONLY = pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
@@ -277,21 +277,7 @@ async def test_an_answer_typed_while_offline_is_kept_and_sent_once_back(
     assert [r["answer"] for r in rows] == [{"ideal": "Written while the network was down."}]
 
 
-PAIRWISE_REVIEWED: dict[str, Any] = {
-    "fields": [
-        {"name": "prompt", "type": "markdown"},
-        {"name": "response_a", "type": "markdown"},
-        {"name": "response_b", "type": "markdown"},
-    ],
-    "questions": [
-        {
-            "name": "preference",
-            "type": "pairwise",
-            "options": {"left": "response_a", "right": "response_b", "allow_tie": True},
-        },
-        {"name": "rationale", "type": "text", "required": True, "min_length": 20},
-    ],
-}
+PAIRWISE_REVIEWED = PAIRWISE_TEMPLATE
 
 
 async def test_a_reviewer_improves_an_attempt_and_the_author_sees_the_feedback(

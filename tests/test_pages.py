@@ -32,6 +32,16 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str = "correc
     return csrf_of(home.text)
 
 
+async def submit_one(worker: Actor, project_id: str) -> None:
+    a = (await worker.next(project_id)).json()
+    r = await worker.post(
+        f"/assignments/{a['id']}/submit",
+        json={"answer": GOOD_ANSWER},
+        headers={"Idempotency-Key": "k"},
+    )
+    assert r.status_code == 201, r.text
+
+
 @pytest.fixture
 async def browser_client(app: Any) -> Any:
     transport = httpx.ASGITransport(app=app)
@@ -210,13 +220,7 @@ async def test_home_shows_review_feedback_without_naming_the_reviewer(
     )
     reviewer = await world.user("contributor")
     await world.member(owner, proj["id"], reviewer, role="reviewer")
-    a = (await w1.next(proj["id"])).json()
-    r = await w1.post(
-        f"/assignments/{a['id']}/submit",
-        json={"answer": GOOD_ANSWER},
-        headers={"Idempotency-Key": "k"},
-    )
-    assert r.status_code == 201
+    await submit_one(w1, proj["id"])
     review = (await reviewer.next(proj["id"])).json()
     assert review["stage"] == "review"
     r = await reviewer.post(
@@ -254,13 +258,7 @@ async def test_owners_see_progress_of_their_projects_only(
     world: World, app: Any, browser_client: httpx.AsyncClient
 ) -> None:
     owner, proj, (w1,) = await world.team(n_workers=1, n_items=4)
-    a = (await w1.next(proj["id"])).json()
-    r = await w1.post(
-        f"/assignments/{a['id']}/submit",
-        json={"answer": GOOD_ANSWER},
-        headers={"Idempotency-Key": "k"},
-    )
-    assert r.status_code == 201
+    await submit_one(w1, proj["id"])
     other_owner = await world.user("owner")
 
     await sign_in(browser_client, owner.email)
@@ -287,13 +285,7 @@ async def test_owners_download_exports_from_the_project_page(
     world: World, app: Any, browser_client: httpx.AsyncClient
 ) -> None:
     owner, proj, (w1,) = await world.team(n_workers=1, n_items=1)
-    a = (await w1.next(proj["id"])).json()
-    r = await w1.post(
-        f"/assignments/{a['id']}/submit",
-        json={"answer": GOOD_ANSWER},
-        headers={"Idempotency-Key": "k"},
-    )
-    assert r.status_code == 201
+    await submit_one(w1, proj["id"])
     await sign_in(browser_client, owner.email)
     page = await browser_client.get(f"/projects/{proj['id']}")
     assert f'action="/projects/{proj["id"]}/download"' in page.text
@@ -311,3 +303,22 @@ async def test_owners_download_exports_from_the_project_page(
         await sign_in(c, w1.email)
         r = await c.get(f"/projects/{proj['id']}/download")
         assert r.status_code == 403 and w1.email not in r.text
+
+
+async def test_too_many_failed_sign_ins_are_refused_with_a_message(
+    world: World, browser_client: httpx.AsyncClient
+) -> None:
+    w = await world.user("contributor")
+    page = await browser_client.get("/login")
+    token = csrf_of(page.text)
+    for _ in range(10):
+        r = await browser_client.post(
+            "/login", data={"email": w.email, "password": "wrong-password", "csrf": token}
+        )
+        assert r.status_code == 401
+    r = await browser_client.post(
+        "/login", data={"email": w.email, "password": "correct-horse", "csrf": token}
+    )
+    assert r.status_code == 429
+    assert "Too many failed sign-ins" in r.text
+    assert "inlier_session" not in browser_client.cookies

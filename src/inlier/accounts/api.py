@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
@@ -21,24 +20,21 @@ router = APIRouter(tags=["accounts"])
 async def create_token(body: TokenIn, request: Request) -> dict[str, Any]:
     """Exchange an email and password for a bearer token."""
     app = request.app
-    now = app.state.clock.now()
-    address = request.client.host if request.client else "unknown"
-    settings = app.state.settings
     async with app.state.db.session() as s:
-        user = await service.authenticate(
+        signed = await service.sign_in(
             s,
             email=body.email,
             password=body.password,
-            address=address,
-            now=now,
-            max_failures=settings.login_max_failures,
-            window=timedelta(minutes=settings.login_window_minutes),
+            address=request.client.host if request.client else "unknown",
+            now=app.state.clock.now(),
+            settings=app.state.settings,
             passwords=app.state.passwords,
+            token_name="api",
         )
-        if user is not None:
-            token = await service.issue_token(s, user, now=now, name="api")
-            out = {"token": token, "user": await service.user_out(s, user)}
-    if user is None:
+        if signed is not None:
+            out = {"token": signed[1], "user": await service.user_out(s, signed[0])}
+    # Committed first: failures count even though the sign-in fails.
+    if signed is None:
         raise Unauthorized("wrong email or password")
     return out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -43,34 +42,27 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     app = request.app
-    now = app.state.clock.now()
-    settings = app.state.settings
-    address = request.client.host if request.client else "unknown"
-    error = None
     token = None
     try:
         async with app.state.db.session() as s:
-            user = await service.authenticate(
+            signed = await service.sign_in(
                 s,
                 email=email,
                 password=password,
-                address=address,
-                now=now,
-                max_failures=settings.login_max_failures,
-                window=timedelta(minutes=settings.login_window_minutes),
+                address=request.client.host if request.client else "unknown",
+                now=app.state.clock.now(),
+                settings=app.state.settings,
                 passwords=app.state.passwords,
+                token_name="session",
+                days=SESSION_DAYS,
             )
-            if user is not None:
-                token = await service.issue_token(
-                    s, user, now=now, name="session", days=SESSION_DAYS
-                )
+            token = signed[1] if signed else None
     except RateLimited:
         error = "Too many failed sign-ins. Wait a few minutes and try again."
         ctx = {"next": safe_next(next), "email": email, "error": error}
         return await render(request, "login.html", ctx, status=429)
     if token is None:
-        error = "Wrong email or password."
-        ctx = {"next": safe_next(next), "email": email, "error": error}
+        ctx = {"next": safe_next(next), "email": email, "error": "Wrong email or password."}
         return await render(request, "login.html", ctx, status=401)
     response = redirect(safe_next(next))
     set_session_cookie(request, response, token)

@@ -16,6 +16,7 @@ from inlier.accounts.passwords import Passwords, new_token, token_digest
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, RateLimited, invalid
 from inlier.kit.ids import parse_id
+from inlier.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -252,3 +253,31 @@ async def revoke_token(s: AsyncSession, raw: str) -> None:
     await s.execute(
         update(ApiToken).where(ApiToken.token_hash == token_digest(raw)).values(revoked=True)
     )
+
+
+async def sign_in(
+    s: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    address: str,
+    now: datetime,
+    settings: Settings,
+    passwords: Passwords,
+    token_name: str,
+    days: int | None = None,
+) -> tuple[User, str] | None:
+    """Check the password under the sign-in limits and issue a token (API) or session (pages)."""
+    user = await authenticate(
+        s,
+        email=email,
+        password=password,
+        address=address,
+        now=now,
+        max_failures=settings.login_max_failures,
+        window=timedelta(minutes=settings.login_window_minutes),
+        passwords=passwords,
+    )
+    if user is None:
+        return None
+    return user, await issue_token(s, user, now=now, name=token_name, days=days)

@@ -203,9 +203,13 @@ async def export(
 ) -> StreamingResponse:
     """Stream a dataset file; contributors appear only as per-project pseudonyms."""
     acc = await service.manage(s, who, project_id)
-    opts = datasets.parse_options(dict(request.query_params))
-    job = datasets.prepare(acc.project, opts)
-    # Rows are read after this function returns, in their own short transactions.
+    return export_file(acc, request)
+
+
+def export_file(acc: service.Access, request: Request) -> StreamingResponse:
+    """The dataset file the query asks for (the API's export and the project page's form)."""
+    job = datasets.prepare(acc.project, datasets.parse_options(dict(request.query_params)))
+    # Rows are read after the route returns, in their own short transactions.
     return StreamingResponse(
         job.stream(request.app.state.db),
         media_type=job.media_type,

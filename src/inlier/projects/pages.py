@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 
 from inlier.datasets import service as datasets
 from inlier.kit.errors import Forbidden
 from inlier.kit.web import PageUser, render
 from inlier.projects import service
+from inlier.projects.api import export_file
 from inlier.workflow import service as workflow
 
 router = APIRouter(include_in_schema=False)
@@ -75,10 +76,4 @@ async def download(request: Request, project_id: str, who: PageUser) -> Response
     """The export form's target: the same file as ``GET /api/v1/projects/{id}/export``."""
     async with request.app.state.db.session() as s:
         acc = await service.manage(s, who, project_id)
-    opts = datasets.parse_options(dict(request.query_params))
-    job = datasets.prepare(acc.project, opts)
-    return StreamingResponse(
-        job.stream(request.app.state.db),
-        media_type=job.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{job.filename}"'},
-    )
+    return export_file(acc, request)

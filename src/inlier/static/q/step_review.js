@@ -29,29 +29,12 @@ function sync(el) {
 }
 
 function stepTemplate(el, i, text, html) {
-  const q = el.dataset.question;
-  const li = document.createElement("li");
-  li.className = "step";
-  li.dataset.index = String(i);
-  li.tabIndex = 0;
-  li.setAttribute("aria-label", `Step ${i + 1}`);
-  li.innerHTML = `
-    <div class="step-head"><span class="step-n">Step ${i + 1}</span></div>
-    <div class="step-text md"></div>
-    <div class="step-raw" hidden></div>
-    <div class="step-controls" role="radiogroup" aria-label="Verdict on step ${i + 1}">
-      <label class="v-approve"><input type="radio" name="${q}-step-${i}" value="approve"> Approve</label>
-      <label class="v-improve"><input type="radio" name="${q}-step-${i}" value="improve"> Improve</label>
-      <label class="v-reject"><input type="radio" name="${q}-step-${i}" value="reject"> Reject</label>
-    </div>
-    <div class="step-improve" hidden>
-      <label>Your rewrite of step ${i + 1}
-        <textarea class="rewrite" rows="3" maxlength="100000"></textarea></label>
-      <div class="step-label" role="radiogroup" aria-label="How wrong was the original step?">
-        <label><input type="radio" name="${q}-label-${i}" value="0" checked> 0: acceptable, could be better</label>
-        <label><input type="radio" name="${q}-label-${i}" value="-1"> −1: wrong</label>
-      </div>
-    </div>`;
+  const markup = el.querySelector(".step-template").innerHTML
+    .replaceAll("{i}", String(i))
+    .replaceAll("{n}", String(i + 1));
+  const holder = document.createElement("ol");
+  holder.innerHTML = markup;
+  const li = holder.firstElementChild;
   // Server-rendered and sanitized; the raw text is kept as text.
   li.querySelector(".step-text").innerHTML = html;
   li.querySelector(".step-raw").textContent = text;
