@@ -425,7 +425,8 @@ async def own_attempt(s: AsyncSession, who: Principal, attempt_id: str) -> Asses
 def grade_item(template: Template, item: AssessmentItem, answer: dict[str, Any]) -> dict[str, Any]:
     """One item's feedback: each gold question graded by its type; a question left
     unanswered scores 0; questions a person grades (text) are pending and left out."""
-    questions = []
+    questions: list[dict[str, Any]] = []
+    scored: list[float] = []
     for name, gold in item.gold.items():
         q = template.questions.get(name)
         if q is None:
@@ -442,8 +443,8 @@ def grade_item(template: Template, item: AssessmentItem, answer: dict[str, Any])
             graded_score, detail = g.score, g.detail
         if graded_score is not None:
             graded_score = min(1.0, max(0.0, float(graded_score)))
+            scored.append(graded_score)
         questions.append({"question": name, "score": graded_score, "detail": detail})
-    scored = [q["score"] for q in questions if q["score"] is not None]
     score = sum(scored) / len(scored) if scored else None
     return {
         "item_id": str(item.id),
