@@ -422,6 +422,25 @@ async def own_attempt(s: AsyncSession, who: Principal, attempt_id: str) -> Asses
     return attempt
 
 
+async def my_attempts(
+    s: AsyncSession, who: Principal, assessment_id: str | int
+) -> list[dict[str, Any]]:
+    """Someone's attempts at one assessment, newest first."""
+    attempts = (await _history(s, who.id, [parse_id(assessment_id, "assessment")])).values()
+    return [
+        {
+            "id": str(t.id),
+            "state": t.state,
+            "started_at": iso(t.started_at),
+            "submitted_at": iso(t.submitted_at),
+            "score": t.score,
+            "passed": t.passed,
+        }
+        for rows in attempts
+        for t in reversed(rows)
+    ]
+
+
 def grade_item(template: Template, item: AssessmentItem, answer: dict[str, Any]) -> dict[str, Any]:
     """One item's feedback: each gold question graded by its type; a question left
     unanswered scores 0; questions a person grades (text) are pending and left out."""
