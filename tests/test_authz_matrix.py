@@ -47,8 +47,10 @@ TARGETS = {
     "user": ("own", "other"),
     "project": ("own", "other", "open"),
     "assignment": ("own", "other"),
+    "attempt": ("own", "other"),
 }
 Statuses = dict[str, tuple[int, ...]]
+PASSWORD_FOR_APPLICANTS = "applicant-password"
 
 # ---- the table -----------------------------------------------------------------------------
 # One status per target, in the order of TARGETS[kind].
@@ -194,7 +196,40 @@ WORK_TEMPLATE: dict[str, Any] = {
         },
     ],
 }
+APPLICATION: dict[str, Any] = {
+    "name": "Applicant",
+    "password": PASSWORD_FOR_APPLICANTS,
+    "profile": {"country": "US", "degree": "PhD", "languages": ["en"]},
+    "consent": {"policy_version": "1"},
+}
+# Many attempts, no cooldown, and a pass mark nobody reaches with no answers: every call
+# in the walk can start and submit one.
+ASSESSMENT: dict[str, Any] = {
+    "name": "Preference basics",
+    "skill": "medicine.cardiology",
+    "level_on_pass": 1,
+    "pass_mark": 1.0,
+    "max_attempts": 100,
+    "cooldown_hours": 0,
+    "template": PAIRWISE_TEMPLATE,
+    "items": [
+        {
+            "data": pairwise_item(1)["data"],
+            "gold": {"preference": {"choice": "left", "strength": 2}},
+        }
+    ],
+}
 WORK_MODELS = {"demo": {"provider": "replay", "responses": {"*": "A canned critique."}}}
+
+PUBLIC_READ: Statuses = {role: (200,) for role in ROLES}
+
+SIGNED_IN_CREATE: Statuses = {**{role: (201,) for role in ROLES}, "anonymous": (401,)}
+
+#                                   own    other
+OWN_ATTEMPT_ONLY: Statuses = {
+    **{role: (200, 404) for role in ROLES},
+    "anonymous": (401, 401),
+}
 
 V1 = "/api/v1"
 POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
@@ -224,6 +259,16 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/render"): ("none", SIGNED_IN),
     ("POST", f"{V1}/assignments/{{assignment_id}}/generate"): ("assignment", HOLDER_ONLY_GENERATE),
     ("GET", f"{V1}/assignments/{{assignment_id}}/generations"): ("assignment", HOLDER_ONLY),
+    ("POST", f"{V1}/applications"): ("none", PUBLIC),
+    ("GET", f"{V1}/applications"): ("none", ADMIN_ONLY_READ),
+    ("POST", f"{V1}/applications/{{application_id}}/decision"): ("none", ADMIN_ONLY_READ),
+    ("GET", f"{V1}/skills"): ("none", PUBLIC_READ),
+    ("POST", f"{V1}/skills"): ("none", OWNERS_AND_ADMINS_CREATE),
+    ("POST", f"{V1}/assessments"): ("none", OWNERS_AND_ADMINS_CREATE),
+    ("GET", f"{V1}/assessments"): ("none", SIGNED_IN),
+    ("POST", f"{V1}/assessments/{{assessment_id}}/attempts"): ("none", SIGNED_IN_CREATE),
+    ("POST", f"{V1}/assessment-attempts/{{attempt_id}}/submit"): ("attempt", OWN_ATTEMPT_ONLY),
+    ("GET", f"{V1}/me/work"): ("none", SIGNED_IN),
 }
 
 # Which of P, Q and O each caller finds in GET /projects.
@@ -280,6 +325,7 @@ class Cast:
     spare: Actor  # someone who is none of the roles: the "other" user, added as a member
     projects: dict[str, str]  # target → project id
     work: str  # a project every signed-in role is a member of, for their own leases
+    assessment: str  # an assessment anyone may take, with attempts enough for every call
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def password(self, role: str) -> str:
@@ -289,6 +335,22 @@ class Cast:
         """The id of a live lease ``role`` holds on the work project (taking one if needed)."""
         r = await self.actors[role].next(self.work)
         assert r.status_code == 200, (role, r.status_code, r.text)
+        return str(r.json()["id"])
+
+    async def application(self) -> str:
+        """A new pending application, to be decided."""
+        n = next(self.counter)
+        r = await self.world.client.post(
+            V1 + "/applications",
+            json={**APPLICATION, "email": f"applicant{n}@example.org"},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def attempt(self, who: Actor) -> str:
+        """An open attempt of ``who`` at the cast's assessment."""
+        r = await who.post(f"/assessments/{self.assessment}/attempts")
+        assert r.status_code in (200, 201), r.text
         return str(r.json()["id"])
 
 
@@ -315,7 +377,9 @@ async def build_cast(world: World) -> Cast:
         if role not in ("anonymous", "owner"):
             await world.member(owner, work["id"], actors[role])
     projects = {"own": p["id"], "other": q["id"], "open": o["id"]}
-    return Cast(world, actors, spare, projects, work["id"])
+    r = await admin.post("/assessments", json=ASSESSMENT)
+    assert r.status_code == 201, r.text
+    return Cast(world, actors, spare, projects, work["id"], r.json()["id"])
 
 
 async def request_for(
@@ -334,6 +398,13 @@ async def request_for(
         if target == "other" and role == "contributor_member":
             holder = "reviewer_member"
         params["assignment_id"] = await cast.lease(holder)
+    if "{application_id}" in template:
+        params["application_id"] = await cast.application()
+    if "{assessment_id}" in template:
+        params["assessment_id"] = cast.assessment
+    if "{attempt_id}" in template:
+        mine = target == "own" and me is not None
+        params["attempt_id"] = await cast.attempt(me if mine and me else cast.spare)
     path = template.format(**params).removeprefix(V1)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/auth/token"): {
@@ -355,6 +426,11 @@ async def request_for(
         ("PUT", "/assignments/{assignment_id}/draft"): {"answer": {"rationale": "so far"}},
         ("POST", "/render"): {"texts": ["$x^2$"]},
         ("POST", "/assignments/{assignment_id}/generate"): {"field": "critique"},
+        ("POST", "/applications"): {**APPLICATION, "email": f"self{n}@example.org"},
+        ("POST", "/applications/{application_id}/decision"): {"decision": "approve"},
+        ("POST", "/skills"): {"key": f"code.lang{n}", "name": f"Language {n}"},
+        ("POST", "/assessments"): ASSESSMENT,
+        ("POST", "/assessment-attempts/{attempt_id}/submit"): {"answers": {}},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})

@@ -698,3 +698,50 @@ def test_transports_of_the_wrong_kind_are_refused() -> None:
         inlier.Client("http://127.0.0.1:9", transport=httpx.AsyncHTTPTransport())
     with pytest.raises(TypeError):
         inlier.AsyncClient("http://127.0.0.1:9", transport=httpx.HTTPTransport())
+
+
+def test_an_applicant_applies_is_approved_and_passes_an_assessment(live: Live) -> None:
+    from test_experts import GOLD, LABEL_TEMPLATE
+
+    with live.client() as anonymous:
+        keys = {s["key"] for s in anonymous.skills()}
+        assert "medicine.cardiology" in keys
+        out = anonymous.apply(
+            "dr.silva@example.org",
+            "Dr. Silva",
+            PASSWORD,
+            profile={"country": "BR", "degree": "PhD", "languages": ["pt-BR"]},
+            policy_version="1",
+        )
+    assert out["status"] == "pending"
+    [pending] = list(live.admin.list_applications("pending"))
+    assert pending["email"] == "dr.silva@example.org"
+    expert = live.client()
+    expert.login("dr.silva@example.org", PASSWORD)
+    assert expert.me()["status"] == "pending"
+    assert live.admin.decide_application(out["id"], "approve")["status"] == "approved"
+    assert live.admin.create_skill("medicine.cardiology.echo", "Echo")["parent"] == (
+        "medicine.cardiology"
+    )
+    a = live.admin.create_assessment(
+        "Triage",
+        "medicine.cardiology",
+        LABEL_TEMPLATE,
+        [{"data": {"case": "c"}, "gold": {"diagnosis": d, "severity": s}} for d, s in GOLD],
+        level_on_pass=2,
+        pass_mark=0.5,
+        max_attempts=1,
+    )
+    [listed] = expert.assessments()
+    assert listed["id"] == a["id"] and listed["attempts_left"] == 1
+    attempt = expert.start_attempt(a["id"])
+    answers = {
+        item["id"]: {"diagnosis": d, "severity": s}
+        for item, (d, s) in zip(attempt["items"], GOLD, strict=True)
+    }
+    result = expert.submit_attempt(attempt["id"], answers, active_seconds=120)
+    assert result["score"] == 1.0 and result["level_granted"] == 2
+    with pytest.raises(ConflictError) as refused:
+        expert.start_attempt(a["id"])
+    assert refused.value.status == 409
+    assert isinstance(expert.my_work(), list)

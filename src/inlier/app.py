@@ -19,6 +19,8 @@ from inlier.accounts.api import router as accounts_router
 from inlier.accounts.pages import router as accounts_pages
 from inlier.accounts.passwords import Passwords
 from inlier.db.engine import Database
+from inlier.experts.api import router as experts_router
+from inlier.experts.pages import router as experts_pages
 from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
 from inlier.kit.logging import configure_logging
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(workflow_router)
     api.include_router(render_router)
     api.include_router(llm_router)
+    api.include_router(experts_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(accounts_pages)
     app.include_router(workflow_pages)
     app.include_router(projects_pages)
+    app.include_router(experts_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 
 from inlier.accounts import service
 from inlier.accounts.schemas import SkillLevelIn, TokenIn, TokenOut, UserIn, UserOut
+from inlier.experts import service as experts
 from inlier.kit.auth import Admin, CurrentUser, Tx
 from inlier.kit.errors import Unauthorized
 from inlier.kit.openapi import problems
@@ -41,7 +42,15 @@ async def create_token(body: TokenIn, request: Request) -> dict[str, Any]:
 
 @router.get("/me", response_model=UserOut, responses=problems())
 async def me(who: CurrentUser, s: Tx) -> dict[str, Any]:
-    return await service.user_out(s, await service.get_user(s, who.id))
+    """You: roles, profile, skills, and ``status`` (with ``decline_reason`` if declined)."""
+    out = await service.user_out(s, await service.get_user(s, who.id))
+    application = await experts.standing_of_application(s, who.id)
+    if application is not None:
+        out["application"] = application
+        out["decline_reason"] = (
+            application["reason"] if application["status"] == "declined" else None
+        )
+    return out
 
 
 @router.post("/users", status_code=201, response_model=UserOut, responses=problems(403, 409))

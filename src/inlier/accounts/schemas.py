@@ -50,6 +50,9 @@ class UserOut(BaseModel):
     status: str
     skills: dict[str, int] = Field(default_factory=dict)
     created_at: str | None = None
+    # For people who applied (POST /applications): their application and a decline's reason.
+    application: dict[str, Any] | None = None
+    decline_reason: str | None = None
 
 
 class TokenOut(BaseModel):

@@ -2,10 +2,18 @@
 
 from inlier.accounts import models as accounts_models
 from inlier.db.base import Base
+from inlier.experts import models as experts_models
 from inlier.llm import models as llm_models
 from inlier.projects import models as projects_models
 from inlier.workflow import models as workflow_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "llm_models", "metadata", "projects_models", "workflow_models"]
+__all__ = [
+    "accounts_models",
+    "experts_models",
+    "llm_models",
+    "metadata",
+    "projects_models",
+    "workflow_models",
+]

@@ -213,6 +213,26 @@ async def workable_projects(s: AsyncSession, who: Principal) -> list[Access]:
     return out
 
 
+async def candidate_projects(s: AsyncSession, who: Principal) -> list[Access]:
+    """The projects someone belongs to, and every open project that is not a draft, whatever
+    its requirements: what a "why can't I work this" overview walks (it decides what to show)."""
+    rows = (
+        await s.execute(
+            select(Project, Membership.role)
+            .outerjoin(
+                Membership,
+                (Membership.project_id == Project.id) & (Membership.user_id == who.id),
+            )
+            .where(
+                (Membership.id.is_not(None))
+                | ((Project.visibility == "open") & (Project.status != "draft"))
+            )
+            .order_by(Membership.id.is_(None), Project.id)
+        )
+    ).all()
+    return [Access(project, role) for project, role in rows]
+
+
 async def list_projects(
     s: AsyncSession, who: Principal, limit: int, after: int | None
 ) -> list[dict[str, Any]]:

@@ -81,6 +81,16 @@ class Ranked:
 
 
 @dataclass(frozen=True)
+class Grade:
+    """How one answer compares with a gold answer: a score in 0..1, or ``None`` when a person
+    must grade it (``text``), and a short explanation for the candidate that never states the
+    gold answer itself."""
+
+    score: float | None
+    detail: str
+
+
+@dataclass(frozen=True)
 class Steps:
     """A chain of steps and a correctness label per step, as PRM trainers read them."""
 
@@ -127,6 +137,17 @@ class QuestionKind:
     def check_answer(self, q: QuestionSpec, value: Any, data: dict[str, Any], loc: Loc) -> Problems:
         """Problems with one answer value; ``data`` is the item's fields."""
         raise NotImplementedError
+
+    # ---- gold scoring (assessments, and gold items in a queue)
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """Compare a (validated) answer with a (validated) gold answer. A value of an
+        unexpected shape scores 0 rather than failing."""
+        return Grade(None, "a reviewer grades this answer")
+
+    def score(self, q: QuestionSpec, value: Any, gold: Any) -> float | None:
+        """The answer's agreement with gold in 0..1 (``None``: a person grades it)."""
+        return self.grade(q, value, gold).score
 
     # ---- export mapping: answers are already validated, but old rows may predate a rule, so
     # ---- a value of an unexpected shape contributes nothing rather than failing the export.

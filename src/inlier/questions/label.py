@@ -6,7 +6,15 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from inlier.questions.base import Loc, Problems, QuestionKind, QuestionSpec, Strict, problem
+from inlier.questions.base import (
+    Grade,
+    Loc,
+    Problems,
+    QuestionKind,
+    QuestionSpec,
+    Strict,
+    problem,
+)
 
 
 class LabelOptions(Strict):
@@ -35,3 +43,9 @@ class Label(QuestionKind):
         if value not in opts.labels:
             return problem(loc, f"{value!r} is not one of {opts.labels}")
         return []
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """Exact match."""
+        if isinstance(value, str) and value == gold:
+            return Grade(1.0, "the expected label")
+        return Grade(0.0, "not the expected label")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inlier.questions.base import Loc, Problems, QuestionKind, QuestionSpec, problem
+from inlier.questions.base import Grade, Loc, Problems, QuestionKind, QuestionSpec, problem
 from inlier.questions.label import LabelOptions
 
 
@@ -33,3 +33,19 @@ class MultiLabel(QuestionKind):
         if opts.max is not None and len(value) > opts.max:
             return problem(loc, f"choose at most {opts.max}")
         return []
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """Jaccard similarity of the chosen and the expected sets (both empty: 1)."""
+        if not isinstance(value, list) or not isinstance(gold, list):
+            return Grade(0.0, "not a list of labels")
+        chosen, expected = set(map(str, value)), set(map(str, gold))
+        union = chosen | expected
+        score = len(chosen & expected) / len(union) if union else 1.0
+        if score == 1.0:
+            return Grade(1.0, "exactly the expected labels")
+        missing, extra = len(expected - chosen), len(chosen - expected)
+        return Grade(
+            score,
+            f"overlap {score:.0%}: {missing} expected label(s) missing, "
+            f"{extra} chosen that were not expected",
+        )

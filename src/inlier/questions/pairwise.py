@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from inlier.questions.base import (
+    Grade,
     Loc,
     Pair,
     Problems,
@@ -78,6 +79,14 @@ class Pairwise(QuestionKind):
             return None
         ranks = {"left": [1, 2], "right": [2, 1], "tie": [1, 1]}.get(value.get("choice", ""))
         return Ranked(list(sides), ranks) if ranks else None
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """The choice (left, right or tie) must match; the strength is not graded."""
+        choice = value.get("choice") if isinstance(value, dict) else None
+        expected = gold.get("choice") if isinstance(gold, dict) else None
+        if choice is not None and choice == expected:
+            return Grade(1.0, "the expected preference")
+        return Grade(0.0, "not the expected preference")
 
 
 SIDES = ("left", "right")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from itertools import combinations
 from typing import Any
 
 from pydantic import Field
 
 from inlier.questions.base import (
+    Grade,
     Loc,
     Pair,
     Problems,
@@ -82,6 +85,46 @@ class Ranking(QuestionKind):
                         )
                     )
         return pairs
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """Kendall's tau-b between the two orders, mapped from -1..1 to 0..1."""
+        if not isinstance(value, list) or not isinstance(gold, list):
+            return Grade(0.0, "not a ranking")
+        try:
+            tau = kendall_tau(ranks(value), ranks(gold))
+        except TypeError:
+            return Grade(0.0, "not a ranking")
+        score = (tau + 1) / 2
+        if score == 1.0:
+            return Grade(1.0, "the expected order")
+        return Grade(score, f"the order agrees with the expected one at tau = {tau:.2f}")
+
+
+def kendall_tau(a: dict[str, int], b: dict[str, int]) -> float:
+    """Kendall's tau-b over the keys both rank: 1 for the same order, -1 for the reverse.
+
+    Tied pairs count as ties (tau-b); when one side ties everything the order says nothing,
+    and tau is 0 unless the two are the same.
+    """
+    keys = sorted(set(a) & set(b))
+    if all(a[k] == b[k] for k in keys) or len(keys) < 2:
+        return 1.0
+    concordant = discordant = ties_a = ties_b = pairs = 0
+    for x, y in combinations(keys, 2):
+        pairs += 1
+        da, db = a[x] - a[y], b[x] - b[y]
+        if da == 0:
+            ties_a += 1
+        if db == 0:
+            ties_b += 1
+        if da * db > 0:
+            concordant += 1
+        elif da * db < 0:
+            discordant += 1
+    denominator = math.sqrt((pairs - ties_a) * (pairs - ties_b))
+    if denominator == 0:
+        return 0.0
+    return max(-1.0, min(1.0, (concordant - discordant) / denominator))
 
 
 def ranks(answer: list[Any]) -> dict[str, int]:

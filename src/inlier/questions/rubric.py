@@ -8,6 +8,7 @@ from pydantic import Field
 
 from inlier.questions.base import (
     NAME_PATTERN,
+    Grade,
     Loc,
     Problems,
     QuestionKind,
@@ -16,12 +17,14 @@ from inlier.questions.base import (
     is_int,
     problem,
 )
+from inlier.questions.rating import scale_grade
 
 
 class Criterion(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     min: int = Field(default=1, ge=-1000, le=1000)
     max: int = Field(default=5, ge=-1000, le=1000)
+    tolerance: int | None = Field(default=None, ge=0, le=2000)
     title: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
 
@@ -67,3 +70,20 @@ class Rubric(QuestionKind):
         if not isinstance(value, dict):
             return {}
         return {name: value[name] for name in self.export_score_names(q) if is_int(value.get(name))}
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """The mean of each criterion's tolerance score, over the criteria gold scores."""
+        if not isinstance(value, dict) or not isinstance(gold, dict):
+            return Grade(0.0, "not an object of criterion scores")
+        graded = [
+            (c.name, scale_grade(value.get(c.name), gold[c.name], c.min, c.max, c.tolerance))
+            for c in self.options(q).criteria
+            if c.name in gold
+        ]
+        if not graded:
+            return Grade(1.0, "no criterion is graded")
+        score = sum(g.score or 0.0 for _, g in graded) / len(graded)
+        off = [name for name, g in graded if g.score != 1.0]
+        if not off:
+            return Grade(score, "every criterion within the tolerance")
+        return Grade(score, f"outside the tolerance on: {', '.join(off)}")

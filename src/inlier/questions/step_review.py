@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from inlier.questions.base import (
+    Grade,
     Loc,
     Pair,
     Problems,
@@ -146,3 +147,36 @@ class StepReview(QuestionKind):
         chosen = "\n".join(rewrite or text for text, _, rewrite in judged)
         rejected = "\n".join(text for text, _, _ in judged)
         return [Pair(chosen, rejected, 1.0, "improvement")]
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """Per-step agreement: the share of gold's steps given the same label (+1/0/-1), with
+        the final-answer judgement as one more unit when gold states it. A step the answer
+        left out (it stopped earlier) disagrees; steps past the end of gold are not graded."""
+        expected = gold.get("steps") if isinstance(gold, dict) else None
+        given = value.get("steps") if isinstance(value, dict) else None
+        if not isinstance(expected, list) or not isinstance(given, list):
+            return Grade(0.0, "not a step review")
+        agree = sum(
+            1
+            for i, step in enumerate(expected)
+            if i < len(given)
+            and step_label(step) is not None
+            and step_label(given[i]) == step_label(step)
+        )
+        units, points = len(expected), agree
+        parts = [f"{agree} of {len(expected)} steps judged as expected"]
+        final = gold.get("final_answer_correct")
+        if isinstance(final, bool):
+            units += 1
+            same = value.get("final_answer_correct") is final
+            points += int(same)
+            parts.append("final answer judged as expected" if same else "final answer misjudged")
+        return Grade(points / units if units else 1.0, "; ".join(parts))
+
+
+def step_label(step: Any) -> int | None:
+    """A judged step's label (+1/0/-1), from its verdict when the label is left out."""
+    if not isinstance(step, dict):
+        return None
+    label = step.get("label", DEFAULT_LABEL.get(step.get("verdict", "")))
+    return label if label in (1, 0, -1) and not isinstance(label, bool) else None

@@ -6,7 +6,16 @@ from typing import Any
 
 from pydantic import Field
 
-from inlier.questions.base import Loc, Pair, Problems, QuestionKind, QuestionSpec, Strict, problem
+from inlier.questions.base import (
+    Grade,
+    Loc,
+    Pair,
+    Problems,
+    QuestionKind,
+    QuestionSpec,
+    Strict,
+    problem,
+)
 
 MAX_TEXT = 100_000
 
@@ -61,3 +70,8 @@ class Text(QuestionKind):
         if original.strip() == improved.strip():
             return None
         return Pair(improved, original, 1.0, "improvement")
+
+    def grade(self, q: QuestionSpec, value: Any, gold: Any) -> Grade:
+        """Written answers are graded by a person against the reference (gold) answer: no
+        automatic score."""
+        return Grade(None, "pending: a reviewer grades written answers against the reference")

@@ -383,6 +383,120 @@ class Api:
         path = f"assignments/{segment(assignment_id)}/generations"
         return dict((yield from request(Call("GET", path)))["latest"])
 
+    # ---- experts: applications, skills, assessments ------------------------------------------
+
+    @operation
+    def apply(
+        self,
+        email: str,
+        name: str,
+        password: str,
+        *,
+        profile: Mapping[str, Any],
+        policy_version: str,
+    ) -> Flow[JSON]:
+        """Apply as an expert (no token needed): ``profile`` holds ``country`` (ISO code),
+        ``degree``, ``specialties`` (skill keys), ``languages`` and optionally ``timezone``.
+        Returns ``{id, status: "pending"}``; the account can ``login`` at once."""
+        body = {
+            "email": email,
+            "name": name,
+            "password": password,
+            "profile": dict(profile),
+            "consent": {"policy_version": policy_version},
+        }
+        return (yield from request(Call("POST", "applications", json=body)))
+
+    @iterator
+    def list_applications(
+        self, status: str | None = None, *, page_size: int | None = None
+    ) -> Feed[JSON]:
+        """Applications (admins only), optionally only ``pending``, ``approved`` or
+        ``declined`` ones."""
+        yield from pages(Call("GET", "applications").with_params(status=status), page_size)
+
+    @operation
+    def decide_application(
+        self, application_id: str, decision: str, reason: str = ""
+    ) -> Flow[JSON]:
+        """``approve`` or ``decline`` (with the ``reason`` the applicant sees); admins only."""
+        path = f"applications/{segment(application_id)}/decision"
+        body = {"decision": decision, "reason": reason}
+        return (yield from request(Call("POST", path, json=body)))
+
+    @operation
+    def skills(self) -> Flow[list[JSON]]:
+        """The skill taxonomy: ``[{key, name, parent}]``."""
+        reply = yield Call("GET", "skills")
+        if reply is None:
+            raise TypeError("this call has no response body")
+        return list(reply.json())
+
+    @operation
+    def create_skill(self, key: str, name: str, parent: str | None = None) -> Flow[JSON]:
+        """Add a skill (owners and admins); its parent is the key before its last dot."""
+        body = _drop_none(key=key, name=name, parent=parent)
+        return (yield from request(Call("POST", "skills", json=body)))
+
+    @operation
+    def create_assessment(
+        self,
+        name: str,
+        skill: str,
+        template: Mapping[str, Any],
+        items: Sequence[Mapping[str, Any]],
+        *,
+        level_on_pass: int,
+        pass_mark: float,
+        **fields: Any,
+    ) -> Flow[JSON]:
+        """Create an assessment (owners and admins) of ``items`` ``{data, gold}``; ``fields``:
+        ``max_attempts``, ``cooldown_hours``, ``paid``."""
+        body = {
+            "name": name,
+            "skill": skill,
+            "template": dict(template),
+            "items": [dict(i) for i in items],
+            "level_on_pass": level_on_pass,
+            "pass_mark": pass_mark,
+            **fields,
+        }
+        return (yield from request(Call("POST", "assessments", json=body)))
+
+    @operation
+    def assessments(self) -> Flow[list[JSON]]:
+        """The assessments open to you, with ``attempts_left``, ``next_attempt_at`` and
+        ``best_score``."""
+        return list((yield from request(Call("GET", "assessments")))["data"])
+
+    @operation
+    def start_attempt(self, assessment_id: str) -> Flow[JSON]:
+        """Start (or resume) an attempt: ``{id, items: [{id, data}], template}``. Over the
+        limit or inside the cooldown raises ``ConflictError`` (its problem has ``retry_at``)."""
+        path = f"assessments/{segment(assessment_id)}/attempts"
+        return (yield from request(Call("POST", path)))
+
+    @operation
+    def submit_attempt(
+        self,
+        attempt_id: str,
+        answers: Mapping[str, Mapping[str, Any]],
+        active_seconds: int | None = None,
+    ) -> Flow[JSON]:
+        """Submit ``{item_id: {question: value}}`` once: ``{score, passed, level_granted,
+        feedback}``."""
+        body = _drop_none(
+            answers={k: dict(v) for k, v in answers.items()}, active_seconds=active_seconds
+        )
+        path = f"assessment-attempts/{segment(attempt_id)}/submit"
+        return (yield from request(Call("POST", path, json=body)))
+
+    @operation
+    def my_work(self) -> Flow[list[JSON]]:
+        """Each project you belong to or could qualify for: ``{project_id, name, eligible,
+        reason, action, available}``."""
+        return list((yield from request(Call("GET", "me/work")))["projects"])
+
 
 def _query(params: dict[str, Any]) -> dict[str, Any]:
     """Query values as the server spells them: booleans ``true``/``false``."""
