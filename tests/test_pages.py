@@ -322,3 +322,23 @@ async def test_too_many_failed_sign_ins_are_refused_with_a_message(
     assert r.status_code == 429
     assert "Too many failed sign-ins" in r.text
     assert "inlier_session" not in browser_client.cookies
+
+
+async def test_home_says_which_projects_need_an_assessment_and_links_it(
+    world: World, browser_client: httpx.AsyncClient
+) -> None:
+    from test_experts import make_assessment
+
+    owner = await world.user("owner")
+    await world.project(
+        owner,
+        name="Cardiology, skill 2",
+        visibility="open",
+        requirements={"skills": {"medicine.cardiology": 2}},
+    )
+    assessment = await make_assessment(world)
+    w = await world.user("contributor")
+    await sign_in(browser_client, w.email)
+    home = (await browser_client.get("/")).text
+    assert "Cardiology, skill 2" in home and "Assessment needed" in home
+    assert f'href="/assessments/{assessment["id"]}"' in home

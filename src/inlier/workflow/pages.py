@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from inlier.experts import service as experts
 from inlier.kit.clock import iso
 from inlier.kit.web import CsrfForm, PageUser, redirect, render
 from inlier.llm import service as llm
@@ -61,6 +62,11 @@ async def home(
         queues = await overview.my_queues(s, who, now)
         feedback = await overview.my_feedback(s, who)
         counts = await overview.my_counts(s, who)
+        available = {q.project.id: q.open_attempts + (q.open_reviews or 0) for q in queues}
+        # The projects not open to this person, with why and what would change it.
+        blocked = [
+            row for row in await experts.my_work(s, who, now, available) if not row["eligible"]
+        ]
     return await render(
         request,
         "home.html",
@@ -68,6 +74,7 @@ async def home(
             "queues": queues,
             "feedback": feedback,
             "counts": counts,
+            "blocked": blocked,
             "reason": REASONS.get(reason or ""),
             "cap": overview.QUEUE_COUNT_CAP,
         },
