@@ -3,9 +3,17 @@
 from inlier.accounts import models as accounts_models
 from inlier.db.base import Base
 from inlier.llm import models as llm_models
+from inlier.pay import models as pay_models
 from inlier.projects import models as projects_models
 from inlier.workflow import models as workflow_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "llm_models", "metadata", "projects_models", "workflow_models"]
+__all__ = [
+    "accounts_models",
+    "llm_models",
+    "metadata",
+    "pay_models",
+    "projects_models",
+    "workflow_models",
+]
