@@ -135,7 +135,7 @@ async def test_reviewed_work_is_paid_once_with_a_statement_a_person_can_verify(p
     e = (await worker.get("/me/earnings")).json()
     (line,) = e["lines"]
     assert line["status"] == "accepted" and line["kind"] == "work"
-    # 40.00/h × 1.25 (PhD) × 0.8 (tier 2, BR) × 1 (core) × 30 min = 20.00
+    # 40.00/h x 1.25 (PhD) x 0.8 (tier 2, BR) x 1 (core) x 30 min = 20.00
     assert line["amount"] == 2000 and e["total"] == 2000
     assert line["inputs"]["cap_seconds"] == 1800 and line["inputs"]["seconds"] == 2400
     assert "30 min" in line["explanation"]
@@ -198,7 +198,7 @@ async def test_a_rate_card_never_changes_a_closed_period(pay: Pay) -> None:
     assert seen["rejected_work"] == {"pay_fraction": 0.0}
     await pay.attempt(worker, seconds=1800)
     e = (await worker.get("/me/earnings")).json()
-    assert [ln["amount"] for ln in e["lines"]] == [4000]  # 80/h × 1.25 × 0.8 × 0.5 h
+    assert [ln["amount"] for ln in e["lines"]] == [4000]  # 80/h x 1.25 x 0.8 x 0.5 h
     assert (await worker.get(f"/statements/{closed['id']}")).json() == closed
 
 
@@ -216,13 +216,13 @@ async def test_rejected_work_is_paid_at_the_projects_fraction(pay: Pay) -> None:
 async def test_the_hourly_floor_tops_pay_up(pay: Pay) -> None:
     await pay.setup(stages={"attempt": {"per_task": usd(100)}}, hourly_floor=usd(1500))
     worker = pay.workers[0]
-    await pay.attempt(worker, seconds=1800)  # per task: 1.00 × 1.25 × 0.8 = 1.00 for 30 min
+    await pay.attempt(worker, seconds=1800)  # per task: 1.00 x 1.25 x 0.8 = 1.00 for 30 min
     pay.after_week()
     await pay.run()
     (st,) = await pay.statements(worker)
     kinds = {ln["kind"]: ln for ln in st["lines"]}
     assert kinds["work"]["amount"] == 100
-    # 15.00/h × 30 min = 7.50; 6.50 tops it up.
+    # 15.00/h x 30 min = 7.50; 6.50 tops it up.
     assert kinds["floor_topup"]["amount"] == 650 and st["total"] == 750
     check_lines(st["lines"])
 
@@ -263,7 +263,7 @@ async def test_small_balances_carry_forward_to_the_threshold(pay: Pay) -> None:
     )
     assert r.status_code == 200, r.text
     worker = pay.workers[0]
-    await pay.attempt(worker)  # 10.00 × 1.25 × 0.8 = 10.00 < 15.00
+    await pay.attempt(worker)  # 10.00 x 1.25 x 0.8 = 10.00 < 15.00
     pay.after_week()
     await pay.run()
     (first,) = await pay.statements(worker)

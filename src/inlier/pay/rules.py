@@ -184,9 +184,10 @@ def explain(
         parts.append(f"{TIMES} {inputs['phase_mult']} ({labels.get('phase')} phase)")
         if "cap_seconds" in inputs:
             counted = min(inputs["seconds"], inputs["cap_seconds"])
+            worked, cap = _minutes(inputs["seconds"]), _minutes(inputs["cap_seconds"])
             parts.append(
-                f"{TIMES} {_minutes(counted)} of active time (you worked {_minutes(inputs['seconds'])}; "
-                f"at most {_minutes(inputs['cap_seconds'])} a task count)"
+                f"{TIMES} {_minutes(counted)} of active time "
+                f"(you worked {worked}; at most {cap} a task count)"
             )
         if "pay_fraction" in inputs:
             parts.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -1230,3 +1231,38 @@ async def annual_summary(s: AsyncSession, who: Principal, year: int) -> dict[str
             for p, ps in payouts
         ],
     }
+
+
+def statement_csv(st: dict[str, Any]) -> str:
+    """A statement's lines, one a row, with the numbers that make each amount."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "line_id",
+            "kind",
+            "project_id",
+            "response_id",
+            "amount_minor",
+            "currency",
+            "formula",
+            "inputs",
+            "explanation",
+        ]
+    )
+    for ln in st["lines"]:
+        w.writerow(
+            [
+                ln["id"],
+                ln["kind"],
+                ln["project_id"] or "",
+                ln["response_id"] or "",
+                ln["amount"],
+                ln["currency"],
+                ln["formula"],
+                json.dumps(ln["inputs"], sort_keys=True),
+                ln["explanation"],
+            ]
+        )
+    w.writerow(["total", "", "", "", st["total"], st["currency"], "", "", ""])
+    return buf.getvalue()
