@@ -372,3 +372,18 @@ async def test_bad_pay_input_is_refused_by_field_and_changes_nothing(pay: Pay) -
     r = await pay.admin.put("/settings/pay", json={"currency": "USD", "timezone": "Mars/Base"})
     assert r.status_code == 422
     assert (await pay.admin.get("/payruns")).json()["data"] == []
+
+
+def test_the_cli_runs_a_week_and_exports_its_payouts(cli: Any) -> None:
+    assert cli.init().exit_code == 0
+    r = cli("payruns", "create", "--period-start", "2020-01-06")
+    assert r.exit_code == 0, r.output
+    assert '"statements": 0' in r.stdout and '"created": true' in r.stdout
+    again = cli("payruns", "create", "--period-start", "2020-01-06")
+    assert '"created": false' in again.stdout
+    bad = cli("payruns", "create", "--period-start", "2020-01-07")
+    assert bad.exit_code == 2 and "Monday" in bad.output
+    csv_ = cli("payouts", "export", "1", "--format", "csv")
+    assert csv_.exit_code == 0 and csv_.stdout.startswith("payout_id,user_id")
+    js = cli("payouts", "export", "1", "--format", "json")
+    assert js.exit_code == 0 and '"data": []' in js.stdout

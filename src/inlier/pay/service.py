@@ -28,6 +28,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     literal,
     select,
     update,
@@ -54,7 +55,9 @@ REVIEWED = ("approved", "improved", "rejected")
 
 
 def _dialect(s: AsyncSession) -> str:
-    return s.bind.dialect.name
+    bind = s.bind
+    assert bind is not None
+    return str(bind.dialect.name)
 
 
 # ---- settings --------------------------------------------------------------------------------
@@ -379,10 +382,10 @@ async def _apply(
     ).all()
     users = {r.user_id for r in rows}
     projects = {r.project_id for r in rows}
-    profiles = dict(
+    profiles: dict[int, dict[str, Any]] = dict(
         (await s.execute(select(User.id, User.profile).where(User.id.in_(users)))).all()
     )
-    requirements = dict(
+    requirements: dict[int, dict[str, Any]] = dict(
         (
             await s.execute(
                 select(Project.id, Project.requirements).where(Project.id.in_(projects))
@@ -779,7 +782,7 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
     L = EarningsLine
     closing = and_(L.status == ACCEPTED, L.statement_id.is_(None), L.period_start < run.period_end)
     await s.execute(
-        Statement.__table__.insert().from_select(
+        insert(Statement).from_select(
             [
                 "payrun_id",
                 "user_id",
@@ -821,7 +824,7 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
     )
     await s.execute(update(Statement).where(below).values(carried_forward=Statement.total))
     await s.execute(
-        Payout.__table__.insert().from_select(
+        insert(Payout).from_select(
             ["payrun_id", "statement_id", "user_id", "amount", "currency", "status", "created_at"],
             select(
                 literal(run.id),
@@ -840,7 +843,7 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
     )
     week = rules.local_day(run.period_start, st.tz).isoformat()
     await s.execute(
-        L.__table__.insert().from_select(
+        insert(L).from_select(
             [
                 "source_key",
                 "user_id",
