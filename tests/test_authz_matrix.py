@@ -24,7 +24,9 @@ The resources each operation is called on (its "targets"):
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +273,39 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("GET", f"{V1}/me/work"): ("none", SIGNED_IN),
 }
 
+ADMIN_ONLY_PUT: Statuses = {**ADMIN_ONLY_READ}
+
+# A statement of contributor_member's: theirs to read, and admins'; nobody else's (404).
+OWN_STATEMENT: Statuses = {
+    "anonymous": (401,),
+    "contributor_member": (200,),
+    "contributor_outsider": (404,),
+    "reviewer_member": (404,),
+    "owner": (404,),
+    "other_owner": (404,),
+    "admin": (200,),
+}
+
+POLICY.update(
+    {
+        ("PUT", f"{V1}/projects/{{project_id}}/rate-card"): ("project", MANAGE_PROJECT),
+        ("GET", f"{V1}/projects/{{project_id}}/rate-card"): ("project", SEE_PROJECT),
+        ("GET", f"{V1}/settings/pay"): ("none", SIGNED_IN),
+        ("PUT", f"{V1}/settings/pay"): ("none", ADMIN_ONLY_PUT),
+        ("PUT", f"{V1}/settings/location-tiers"): ("none", ADMIN_ONLY_PUT),
+        ("GET", f"{V1}/me/earnings"): ("none", SIGNED_IN),
+        ("GET", f"{V1}/me/earnings/summary"): ("none", SIGNED_IN),
+        ("GET", f"{V1}/me/statements"): ("none", SIGNED_IN),
+        ("GET", f"{V1}/statements/{{statement_id}}"): ("none", OWN_STATEMENT),
+        ("POST", f"{V1}/payruns"): ("none", ADMIN_ONLY_CREATE),
+        ("GET", f"{V1}/payruns"): ("none", ADMIN_ONLY_READ),
+        ("GET", f"{V1}/payruns/{{payrun_id}}"): ("none", ADMIN_ONLY_READ),
+        ("GET", f"{V1}/payruns/{{payrun_id}}/payouts.csv"): ("none", ADMIN_ONLY_READ),
+        ("GET", f"{V1}/payruns/{{payrun_id}}/payouts.json"): ("none", ADMIN_ONLY_READ),
+        ("POST", f"{V1}/payouts/{{payout_id}}/result"): ("none", ADMIN_ONLY_READ),
+    }
+)
+
 # Which of P, Q and O each caller finds in GET /projects.
 LISTED: dict[str, set[str]] = {
     "contributor_member": {"own", "open"},
@@ -327,6 +362,7 @@ class Cast:
     work: str  # a project every signed-in role is a member of, for their own leases
     assessment: str  # an assessment anyone may take, with attempts enough for every call
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    paid: dict[str, str] = field(default_factory=dict)
 
     def password(self, role: str) -> str:
         return "admin-password" if role == "admin" else PASSWORD
@@ -405,6 +441,9 @@ async def request_for(
     if "{attempt_id}" in template:
         mine = target == "own" and me is not None
         params["attempt_id"] = await cast.attempt(me if mine and me else cast.spare)
+    pay_ids = {"{payrun_id}", "{payout_id}", "{statement_id}"}
+    if pay_ids & set(re.findall(r"\{\w+\}", template)) or template.endswith("/rate-card"):
+        params.update(await paid_week(cast))
     path = template.format(**params).removeprefix(V1)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/auth/token"): {
@@ -431,9 +470,49 @@ async def request_for(
         ("POST", "/skills"): {"key": f"code.lang{n}", "name": f"Language {n}"},
         ("POST", "/assessments"): ASSESSMENT,
         ("POST", "/assessment-attempts/{attempt_id}/submit"): {"answers": {}},
+        ("PUT", "/projects/{project_id}/rate-card"): RATE_CARD,
+        ("PUT", "/settings/pay"): {"currency": "USD"},
+        ("PUT", "/settings/location-tiers"): {"BR": 2},
+        ("POST", "/payruns"): {"period_start": "2020-01-06"},
+        ("POST", "/payouts/{payout_id}/result"): {"status": "paid", "reference": "ref-1"},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})
+
+
+RATE_CARD: dict[str, Any] = {
+    "effective_from": "2100-01-04T00:00:00Z",
+    "stages": {"attempt": {"per_task": {"amount": 100, "currency": "USD"}}},
+}
+
+
+async def paid_week(cast: Cast) -> dict[str, str]:
+    """A closed pay week in which contributor_member was paid: a run, a statement, a payout."""
+    if cast.paid:
+        return cast.paid
+    world, owner = cast.world, cast.actors["owner"]
+    admin, member = cast.actors["admin"], cast.actors["contributor_member"]
+    clock = world.app.state.clock
+    now = clock.now()
+    monday = (now - timedelta(days=now.weekday())).date()
+    for target in ("own", "other", "open"):
+        who = owner if target == "own" else cast.actors["other_owner"]
+        body = {**RATE_CARD, "effective_from": f"{monday}T00:00:00Z"}
+        r = await who.put(f"/projects/{cast.projects[target]}/rate-card", json=body)
+        assert r.status_code == 200, r.text
+    lease = await member.next(cast.projects["own"])
+    r = await member.post(f"/assignments/{lease.json()['id']}/submit", json={"answer": GOOD_ANSWER})
+    assert r.status_code == 201, r.text
+    clock.advance(timedelta(days=7))
+    run = await admin.post("/payruns", json={"period_start": str(monday)})
+    assert run.status_code == 201, run.text
+    (statement,) = (await member.get("/me/statements")).json()["data"]
+    cast.paid = {
+        "payrun_id": run.json()["id"],
+        "statement_id": statement["id"],
+        "payout_id": statement["payout"]["id"],
+    }
+    return cast.paid
 
 
 async def call(cast: Cast, role: str, method: str, path: str, **kw: Any) -> httpx.Response:

@@ -745,3 +745,33 @@ def test_an_applicant_applies_is_approved_and_passes_an_assessment(live: Live) -
         expert.start_attempt(a["id"])
     assert refused.value.status == 409
     assert isinstance(expert.my_work(), list)
+
+
+def test_the_sdk_sets_rates_runs_a_week_and_reads_a_statement(live: Live) -> None:
+    from datetime import timedelta
+
+    owner, proj, worker = team(live)
+    now = live.clock.now()
+    monday = (now - timedelta(days=now.weekday())).date()
+    usd = {"amount": 700, "currency": "USD"}
+    card = owner.set_rate_card(
+        proj["id"],
+        {"effective_from": f"{monday}T00:00:00Z", "stages": {"attempt": {"per_task": usd}}},
+    )
+    assert card["version"] == 1 and worker.rate_card(proj["id"])["version"] == 1
+    a = worker.next_assignment(proj["id"])
+    assert a is not None
+    worker.submit(a["id"], answer=GOOD_ANSWER)
+    assert worker.earnings()["total"] == 700
+    live.clock.advance(timedelta(days=7))
+    run = live.admin.create_payrun(str(monday))
+    assert run["total"] == 700 and live.admin.create_payrun(str(monday))["id"] == run["id"]
+    (summary,) = list(worker.statements())
+    st = worker.statement(summary["id"])
+    assert st["total"] == sum(ln["amount"] for ln in st["lines"]) == 700
+    (payout,) = live.admin.payouts(run["id"])
+    assert live.admin.payout_result(payout["payout_id"], "paid", "ref-1")["status"] == "paid"
+    assert worker.earnings_summary(monday.year)["paid"] == 700
+    assert [r["id"] for r in live.admin.payruns()] == [run["id"]]
+    assert live.admin.set_location_tiers({"BR": 2})["location_tiers"] == {"BR": 2}
+    assert worker.pay_settings()["currency"] == "USD"

@@ -28,6 +28,8 @@ from inlier.kit.middleware import Metrics, Plumbing
 from inlier.kit.render_api import router as render_router
 from inlier.kit.web import STATIC_DIR, make_templates, page_error
 from inlier.llm.api import router as llm_router
+from inlier.pay.api import router as pay_router
+from inlier.pay.pages import router as pay_pages
 from inlier.projects.api import router as projects_router
 from inlier.projects.pages import router as projects_pages
 from inlier.settings import Settings, is_sqlite
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(render_router)
     api.include_router(llm_router)
     api.include_router(experts_router)
+    api.include_router(pay_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(workflow_pages)
     app.include_router(projects_pages)
     app.include_router(experts_pages)
+    app.include_router(pay_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -584,3 +584,73 @@ def export(
 
     n = run(settings_from(database_url), work)
     console.print(f"[green]{n} rows[/green]" + (f" → {output}" if output else ""))
+
+
+payruns_app = typer.Typer(help="Weekly pay runs.", no_args_is_help=True)
+payouts_app = typer.Typer(help="Payouts for a payment processor.", no_args_is_help=True)
+app.add_typer(payruns_app, name="payruns")
+app.add_typer(payouts_app, name="payouts")
+
+
+@payruns_app.command("create")
+def payruns_create(
+    period_start: Annotated[str, typer.Option(help="the Monday the week starts, YYYY-MM-DD")],
+    database_url: DbUrl = None,
+) -> None:
+    """Close one ended week into statements (as POST /payruns does); running it again changes
+    nothing."""
+    from datetime import date
+
+    from inlier.pay import service as pay
+
+    try:
+        day = date.fromisoformat(period_start)
+    except ValueError:
+        console.print("[red]error:[/red] --period-start: a date, YYYY-MM-DD")
+        raise typer.Exit(code=2) from None
+    steps = ["lines", "bonuses", "statements", "done"]
+
+    async def work(db: Database) -> dict[str, Any]:
+        who = await acting_user(db, None)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("pay run", total=len(steps))
+
+            def step(name: str) -> None:
+                bar.update(task, description=f"pay run: {name}", completed=steps.index(name) + 1)
+
+            async with db.session() as s:
+                run_, created = await pay.create_payrun(s, who, day, Clock().now(), step)
+                out_ = pay.payrun_out(run_)
+            bar.update(task, completed=len(steps))
+        return {**out_, "created": created}
+
+    dump(run(settings_from(database_url), work))
+
+
+@payouts_app.command("export")
+def payouts_export(
+    payrun: Annotated[str, typer.Argument(help="pay run id")],
+    format: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    database_url: DbUrl = None,
+) -> None:
+    """Print a pay run's payouts for a payment processor, one row per person."""
+    from inlier.pay import service as pay
+
+    if format not in ("csv", "json"):
+        console.print("[red]error:[/red] --format: csv or json")
+        raise typer.Exit(code=2)
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        async with db.session() as s:
+            return await pay.payout_rows(s, await pay.get_payrun(s, payrun))
+
+    rows = run(settings_from(database_url), work)
+    if format == "csv":
+        sys.stdout.write(pay.payouts_csv(rows))
+    else:
+        sys.stdout.write(json.dumps({"data": rows}, indent=2) + "\n")

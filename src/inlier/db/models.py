@@ -4,6 +4,7 @@ from inlier.accounts import models as accounts_models
 from inlier.db.base import Base
 from inlier.experts import models as experts_models
 from inlier.llm import models as llm_models
+from inlier.pay import models as pay_models
 from inlier.projects import models as projects_models
 from inlier.workflow import models as workflow_models
 
@@ -14,6 +15,7 @@ __all__ = [
     "experts_models",
     "llm_models",
     "metadata",
+    "pay_models",
     "projects_models",
     "workflow_models",
 ]

@@ -497,6 +497,89 @@ class Api:
         reason, action, available}``."""
         return list((yield from request(Call("GET", "me/work")))["projects"])
 
+    # ---- pay -----------------------------------------------------------------------------------
+
+    @operation
+    def set_rate_card(self, project_id: str, card: Mapping[str, Any]) -> Flow[JSON]:
+        """A new version of a project's rate card (owners and admins): ``effective_from``,
+        ``stages``, ``multipliers``, ``phase``, ``max_minutes_per_task``, ``rejected_work``,
+        ``hourly_floor``, ``incentives``. Inside a closed pay period raises ``ConflictError``."""
+        path = f"projects/{segment(project_id)}/rate-card"
+        return (yield from request(Call("PUT", path, json=dict(card))))
+
+    @operation
+    def rate_card(self, project_id: str) -> Flow[JSON]:
+        """The rate card in force on a project you may see, with ``next`` if one is scheduled."""
+        return (yield from request(Call("GET", f"projects/{segment(project_id)}/rate-card")))
+
+    @operation
+    def pay_settings(self) -> Flow[JSON]:
+        """The deployment's currency, payout threshold, auto-accept days, tiers and time zone."""
+        return (yield from request(Call("GET", "settings/pay")))
+
+    @operation
+    def set_pay_settings(self, currency: str, **settings: Any) -> Flow[JSON]:
+        """Admins: ``payout_threshold`` (money), ``auto_accept_days``, ``default_location_tier``,
+        ``timezone``."""
+        body: JSON = {"currency": currency, **settings}
+        return (yield from request(Call("PUT", "settings/pay", json=body)))
+
+    @operation
+    def set_location_tiers(self, tiers: Mapping[str, int]) -> Flow[JSON]:
+        """Admins: country code → location tier (countries not listed get the default)."""
+        return (yield from request(Call("PUT", "settings/location-tiers", json=dict(tiers))))
+
+    @operation
+    def earnings(self, period: str = "current") -> Flow[JSON]:
+        """Your lines in a pay week (``current`` or its Monday, ``YYYY-MM-DD``), with totals."""
+        return (yield from request(Call("GET", "me/earnings", params={"period": period})))
+
+    @operation
+    def earnings_summary(self, year: int | None = None) -> Flow[JSON]:
+        """Your annual totals (by kind and project) and the payouts behind them."""
+        call = Call("GET", "me/earnings/summary").with_params(year=year)
+        return (yield from request(call))
+
+    @iterator
+    def statements(self, *, page_size: int | None = None) -> Feed[JSON]:
+        """Your statements, newest first (without their lines; see ``statement``)."""
+        yield from pages(Call("GET", "me/statements"), page_size)
+
+    @operation
+    def statement(self, statement_id: str) -> Flow[JSON]:
+        """One statement with every line, its inputs and formula."""
+        return (yield from request(Call("GET", f"statements/{segment(statement_id)}")))
+
+    @operation
+    def create_payrun(self, period_start: str) -> Flow[JSON]:
+        """Admins: close the week starting on Monday ``period_start`` (``YYYY-MM-DD``); running
+        it again returns the same pay run."""
+        body: JSON = {"period_start": period_start}
+        return (yield from request(Call("POST", "payruns", json=body)))
+
+    @iterator
+    def payruns(self, *, page_size: int | None = None) -> Feed[JSON]:
+        """Admins: every pay run, newest first."""
+        yield from pages(Call("GET", "payruns"), page_size)
+
+    @operation
+    def payrun(self, payrun_id: str) -> Flow[JSON]:
+        """Admins: one pay run with its totals by project, kind of line and payout status."""
+        return (yield from request(Call("GET", f"payruns/{segment(payrun_id)}")))
+
+    @operation
+    def payouts(self, payrun_id: str) -> Flow[list[JSON]]:
+        """Admins: a pay run's payouts, one row per person, for a payment processor."""
+        path = f"payruns/{segment(payrun_id)}/payouts.json"
+        return list((yield from request(Call("GET", path)))["data"])
+
+    @operation
+    def payout_result(self, payout_id: str, status: str, reference: str = "") -> Flow[JSON]:
+        """Admins: ``paid`` or ``failed`` with the processor's reference; a failed payout's
+        amount returns to the person's balance as an adjustment line."""
+        body: JSON = {"status": status, "reference": reference}
+        return (yield from request(Call("POST", f"payouts/{segment(payout_id)}/result", json=body)))
+
 
 def _query(params: dict[str, Any]) -> dict[str, Any]:
     """Query values as the server spells them: booleans ``true``/``false``."""

@@ -1,0 +1,1 @@
+"""Pay: rate cards, the earnings ledger, weekly pay runs, statements and payouts."""

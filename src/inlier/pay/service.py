@@ -1,0 +1,1271 @@
+"""The rules of pay: settings, rate cards, the ledger's sweep, pay runs, statements, payouts.
+
+Lines are written by one function, ``accrue``: for every response whose pay line does not
+yet reflect its current status it computes the line (or, when the old line is already on a
+closed statement, an adjustment for the difference). It is idempotent and set-driven: it
+looks only at responses whose line is missing or out of date, in batches. The queue may call
+``on_attempt_submitted``/``on_review_decided`` to write lines as work happens; the pay run
+sweeps whatever those hooks did not reach, so pay is right whether or not they are wired.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inlier.accounts.models import User, UserSkill
+from inlier.accounts.service import Principal
+from inlier.kit.clock import iso
+from inlier.kit.errors import Conflict, NotFound, invalid
+from inlier.kit.ids import parse_id
+from inlier.pay import rules
+from inlier.pay.models import EarningsLine, Payout, PayRun, PaySettings, RateCard, Statement
+from inlier.pay.schemas import PayoutResultIn, PaySettingsIn, RateCardIn
+from inlier.projects.models import Project
+from inlier.workflow.models import Response
+
+BATCH = 2000
+ACCEPTED, PENDING = "accepted", "pending"
+REVIEWED = ("approved", "improved", "rejected")
+
+
+def _dialect(s: AsyncSession) -> str:
+    bind = s.bind
+    assert bind is not None
+    return str(bind.dialect.name)
+
+
+# ---- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    currency: str = "USD"
+    payout_threshold: int = 0
+    auto_accept_days: int = 7
+    default_location_tier: int = 1
+    timezone: str = "UTC"
+    location_tiers: dict[str, int] | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def tier_of(self, country: Any) -> int:
+        tiers = self.location_tiers or {}
+        return int(tiers.get(str(country or "").upper(), self.default_location_tier))
+
+
+async def settings(s: AsyncSession) -> Settings:
+    row = await s.get(PaySettings, 1)
+    if row is None:
+        return Settings(location_tiers={})
+    return Settings(
+        row.currency,
+        row.payout_threshold,
+        row.auto_accept_days,
+        row.default_location_tier,
+        row.timezone,
+        dict(row.location_tiers or {}),
+    )
+
+
+def settings_out(st: Settings) -> dict[str, Any]:
+    return {
+        "currency": st.currency,
+        "payout_threshold": {"amount": st.payout_threshold, "currency": st.currency},
+        "auto_accept_days": st.auto_accept_days,
+        "default_location_tier": st.default_location_tier,
+        "timezone": st.timezone,
+        "location_tiers": st.location_tiers or {},
+    }
+
+
+async def _settings_row(s: AsyncSession, *, lock: bool = False) -> PaySettings:
+    """The settings row, created with defaults if missing; ``lock`` serializes pay writers."""
+    values = {
+        "id": 1,
+        "currency": "USD",
+        "payout_threshold": 0,
+        "auto_accept_days": 7,
+        "default_location_tier": 1,
+        "timezone": "UTC",
+        "location_tiers": {},
+    }
+    await _insert_ignore(s, PaySettings, [values], "id")
+    row = await s.get(PaySettings, 1, with_for_update=lock or None, populate_existing=True)
+    assert row is not None
+    return row
+
+
+async def put_settings(s: AsyncSession, body: PaySettingsIn, now: datetime) -> Settings:
+    threshold = body.payout_threshold
+    if threshold is not None and threshold.currency != body.currency:
+        raise invalid(["body", "payout_threshold", "currency"], f"must be {body.currency}")
+    row = await _settings_row(s, lock=True)
+    if body.timezone != row.timezone and await s.scalar(select(func.count(PayRun.id))):
+        raise Conflict(
+            "the time zone cannot change once a pay run exists (it would move closed periods)",
+            errors=[{"loc": ["body", "timezone"], "msg": "pay runs exist"}],
+        )
+    if body.currency != row.currency and await s.scalar(select(func.count(EarningsLine.id))):
+        raise Conflict(
+            "the currency cannot change once earnings exist",
+            errors=[{"loc": ["body", "currency"], "msg": "earnings exist"}],
+        )
+    row.currency = body.currency
+    row.payout_threshold = threshold.amount if threshold else 0
+    row.auto_accept_days = body.auto_accept_days
+    row.default_location_tier = body.default_location_tier
+    row.timezone = body.timezone
+    row.updated_at = now
+    await s.flush()
+    return await settings(s)
+
+
+async def put_location_tiers(s: AsyncSession, tiers: dict[str, int], now: datetime) -> Settings:
+    row = await _settings_row(s, lock=True)
+    row.location_tiers = dict(sorted(tiers.items()))
+    row.updated_at = now
+    await s.flush()
+    return await settings(s)
+
+
+# ---- rate cards ------------------------------------------------------------------------------
+
+
+def _naive_utc(at: datetime) -> datetime:
+    if at.tzinfo is not None:
+        from datetime import UTC
+
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at
+
+
+async def closed_until(s: AsyncSession) -> datetime | None:
+    """The end of the latest closed pay period: nothing before it may change."""
+    value = await s.scalar(select(func.max(PayRun.period_end)).where(PayRun.status == "closed"))
+    return value if isinstance(value, datetime) else None
+
+
+def _check_currency(card: dict[str, Any], currency: str) -> None:
+    def walk(value: Any, loc: list[str | int]) -> None:
+        if isinstance(value, dict):
+            if set(value) == {"amount", "currency"} and value["currency"] != currency:
+                raise invalid(
+                    ["body", *loc, "currency"],
+                    f"the deployment pays in {currency}; every amount must be in {currency}",
+                )
+            for k, v in value.items():
+                walk(v, [*loc, k])
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, [*loc, i])
+
+    walk(card, [])
+
+
+async def put_rate_card(
+    s: AsyncSession, project: Project, body: RateCardIn, who: Principal, now: datetime
+) -> RateCard:
+    st = await settings(s)
+    card = body.model_dump(mode="json", exclude={"effective_from"}, exclude_none=True)
+    _check_currency(card, st.currency)
+    effective = _naive_utc(body.effective_from)
+    await _settings_row(s, lock=True)  # one pay writer at a time: no run closes under us
+    closed = await closed_until(s)
+    if closed is not None and effective < closed:
+        raise Conflict(
+            f"effective_from falls inside a closed pay period (closed until {iso(closed)}); "
+            "a rate card never changes a closed period",
+            errors=[{"loc": ["body", "effective_from"], "msg": "inside a closed pay period"}],
+        )
+    version = (
+        await s.scalar(
+            select(func.coalesce(func.max(RateCard.version), 0)).where(
+                RateCard.project_id == project.id
+            )
+        )
+        or 0
+    ) + 1
+    rc = RateCard(
+        project_id=project.id,
+        version=version,
+        effective_from=effective,
+        card=card,
+        created_by=who.id,
+        created_at=now,
+    )
+    s.add(rc)
+    try:
+        async with s.begin_nested():
+            await s.flush()
+    except IntegrityError as exc:
+        raise Conflict("another rate card was saved at the same moment; retry") from exc
+    # Lines not yet on a statement for work from effective_from on are recomputed under it.
+    await s.execute(
+        delete(EarningsLine).where(
+            EarningsLine.project_id == project.id,
+            EarningsLine.kind == "work",
+            EarningsLine.statement_id.is_(None),
+            EarningsLine.work_at >= effective,
+        )
+    )
+    await accrue(s, now, project_id=project.id)
+    return rc
+
+
+def rate_card_out(rc: RateCard) -> dict[str, Any]:
+    return {
+        "id": str(rc.id),
+        "project_id": str(rc.project_id),
+        "version": rc.version,
+        "effective_from": iso(rc.effective_from),
+        **rc.card,
+        "created_at": iso(rc.created_at),
+    }
+
+
+async def rate_card_view(s: AsyncSession, project_id: int, now: datetime) -> dict[str, Any]:
+    """The card in force now, and the next one if one is scheduled."""
+    cards = (
+        (
+            await s.execute(
+                select(RateCard)
+                .where(RateCard.project_id == project_id)
+                .order_by(RateCard.effective_from, RateCard.version)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    current = [c for c in cards if c.effective_from <= now]
+    upcoming = [c for c in cards if c.effective_from > now]
+    if not current and not upcoming:
+        raise NotFound("this project has no rate card yet")
+    base = rate_card_out(current[-1]) if current else {"version": None, "effective_from": None}
+    return {**base, "next": rate_card_out(upcoming[0]) if upcoming else None}
+
+
+class _Cards:
+    """Every version of some projects' rate cards, to find the one in force at a time."""
+
+    def __init__(self, rows: Sequence[RateCard]) -> None:
+        self.by_project: dict[int, list[RateCard]] = {}
+        for rc in sorted(rows, key=lambda r: (r.effective_from, r.version)):
+            self.by_project.setdefault(rc.project_id, []).append(rc)
+        self.keys = {
+            p: [(c.effective_from, c.version) for c in cs] for p, cs in self.by_project.items()
+        }
+
+    @classmethod
+    async def load(cls, s: AsyncSession, project_ids: Iterable[int]) -> _Cards:
+        ids = sorted(set(project_ids))
+        if not ids:
+            return cls([])
+        rows = (await s.execute(select(RateCard).where(RateCard.project_id.in_(ids)))).scalars()
+        return cls(list(rows))
+
+    def at(self, project_id: int, when: datetime) -> RateCard | None:
+        keys = self.keys.get(project_id)
+        if not keys:
+            return None
+        i = bisect.bisect_right(keys, (when, 10**9))
+        return self.by_project[project_id][i - 1] if i else None
+
+
+# ---- the ledger's sweep ----------------------------------------------------------------------
+
+
+async def _insert_ignore(s: AsyncSession, model: Any, rows: list[dict[str, Any]], key: str) -> None:
+    if not rows:
+        return
+    ins = pg_insert(model) if _dialect(s) == "postgresql" else sqlite_insert(model)
+    await s.execute(ins.on_conflict_do_nothing(index_elements=[key]), rows)
+
+
+def _period(at: datetime, st: Settings, closed: datetime | None) -> datetime:
+    """The period a line accepted at ``at`` belongs to: its week, or the first open one."""
+    start, _ = rules.period_of(at, st.tz)
+    if closed is not None and start < closed:
+        return closed
+    return start
+
+
+async def accrue(
+    s: AsyncSession,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+    project_id: int | None = None,
+    response_ids: Sequence[int] | None = None,
+) -> int:
+    """Bring the ledger up to date with the responses; returns how many lines it wrote."""
+    st = await settings(s)
+    closed = await closed_until(s)
+    due = now - timedelta(days=st.auto_accept_days)
+    line_matches = exists().where(
+        EarningsLine.response_id == Response.id, EarningsLine.basis_status == Response.status
+    )
+    pending_due = exists().where(
+        EarningsLine.response_id == Response.id,
+        EarningsLine.kind == "work",
+        EarningsLine.status == PENDING,
+        EarningsLine.work_at <= due,
+    )
+    written = 0
+    for condition in (~line_matches, pending_due):
+        last = 0
+        while True:
+            q = select(Response.id).where(condition, Response.id > last)
+            if user_id is not None:
+                q = q.where(Response.user_id == user_id)
+            if project_id is not None:
+                q = q.where(Response.project_id == project_id)
+            if response_ids is not None:
+                q = q.where(Response.id.in_(list(response_ids)))
+            ids = list((await s.execute(q.order_by(Response.id).limit(BATCH))).scalars())
+            if not ids:
+                break
+            written += await _apply(s, ids, now, st, closed)
+            last = ids[-1]
+            if len(ids) < BATCH:
+                break
+    return written
+
+
+async def _apply(
+    s: AsyncSession, ids: list[int], now: datetime, st: Settings, closed: datetime | None
+) -> int:
+    Review = Response.__table__.alias("review")
+    rows = (
+        await s.execute(
+            select(
+                Response.id,
+                Response.user_id,
+                Response.project_id,
+                Response.stage,
+                Response.status,
+                Response.needs_review,
+                Response.active_seconds,
+                Response.created_at,
+                Review.c.created_at.label("reviewed_at"),
+            )
+            .outerjoin(Review, Review.c.id == Response.review_id)
+            .where(Response.id.in_(ids))
+        )
+    ).all()
+    users = {r.user_id for r in rows}
+    projects = {r.project_id for r in rows}
+    profiles: dict[int, dict[str, Any]] = dict(
+        (await s.execute(select(User.id, User.profile).where(User.id.in_(users)))).all()
+    )
+    requirements: dict[int, dict[str, Any]] = dict(
+        (
+            await s.execute(
+                select(Project.id, Project.requirements).where(Project.id.in_(projects))
+            )
+        ).all()
+    )
+    wanted = {k for req in requirements.values() for k in ((req or {}).get("skills") or {})}
+    levels: dict[tuple[int, str], int] = {}
+    if wanted:
+        for uid, skill, level in (
+            await s.execute(
+                select(UserSkill.user_id, UserSkill.skill, UserSkill.level).where(
+                    UserSkill.user_id.in_(users), UserSkill.skill.in_(wanted)
+                )
+            )
+        ).all():
+            levels[(uid, skill)] = level
+    cards = await _Cards.load(s, projects)
+    existing: dict[int, list[EarningsLine]] = {}
+    for line in (
+        await s.execute(select(EarningsLine).where(EarningsLine.response_id.in_(ids)))
+    ).scalars():
+        existing.setdefault(line.response_id or 0, []).append(line)
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for r in rows:
+        profile = profiles.get(r.user_id) or {}
+        skills = ((requirements.get(r.project_id) or {}).get("skills") or {}).keys()
+        held = [levels[(r.user_id, k)] for k in skills if (r.user_id, k) in levels]
+        worker = rules.Worker(
+            degree=profile.get("degree"),
+            location_tier=st.tier_of(profile.get("country")),
+            skill_level=max(held) if held else None,
+        )
+        rc = cards.at(r.project_id, r.created_at)
+        c = rules.work_line(
+            rc.card if rc else None,
+            rc.version if rc else None,
+            r.stage,
+            r.active_seconds,
+            r.status,
+            worker,
+        )
+        # When the work counts as accepted: at once without review, on the review, or
+        # auto_accept_days after submission if nobody reviewed it first.
+        auto_at = r.created_at + timedelta(days=st.auto_accept_days)
+        accepted_at: datetime | None
+        if r.stage != "attempt" or not r.needs_review:
+            accepted_at = r.created_at
+        elif r.reviewed_at is not None:
+            accepted_at = min(r.reviewed_at, auto_at)
+        else:
+            accepted_at = auto_at if auto_at <= now else None
+        lines = existing.get(r.id, [])
+        work = next((ln for ln in lines if ln.kind == "work"), None)
+        fields = {
+            "amount": c.amount,
+            "inputs": c.inputs,
+            "formula": c.formula,
+            "labels": c.labels,
+            "reason": c.reason,
+            "seconds": c.seconds,
+            "basis_status": r.status,
+            "rate_card_id": rc.id if rc else None,
+        }
+        if work is None or work.statement_id is None:
+            period = _period(accepted_at, st, closed) if accepted_at else None
+            state = {
+                "status": ACCEPTED if accepted_at else PENDING,
+                "accepted_at": accepted_at,
+                "period_start": period,
+            }
+            if work is None:
+                inserts.append(
+                    {
+                        "source_key": f"work:{r.id}",
+                        "user_id": r.user_id,
+                        "project_id": r.project_id,
+                        "response_id": r.id,
+                        "stage": r.stage,
+                        "kind": "work",
+                        "currency": st.currency,
+                        "work_at": r.created_at,
+                        "created_at": now,
+                        **fields,
+                        **state,
+                    }
+                )
+            else:
+                updates.append({"id": work.id, **fields, **state})
+            continue
+        # The line is on a closed statement: the difference is an adjustment line now.
+        if any(ln.basis_status == r.status for ln in lines):
+            continue
+        paid = sum(ln.amount for ln in lines)
+        changed_at = r.reviewed_at or now
+        inputs = {"now_due": c.amount, "already_counted": paid}
+        inserts.append(
+            {
+                "source_key": f"adj:{r.id}:{r.status}",
+                "user_id": r.user_id,
+                "project_id": r.project_id,
+                "response_id": r.id,
+                "stage": r.stage,
+                "kind": "adjustment",
+                "status": ACCEPTED,
+                "basis_status": r.status,
+                "amount": c.amount - paid,
+                "currency": st.currency,
+                "inputs": inputs,
+                "formula": "now_due - already_counted",
+                "labels": {**c.labels, "adjusts_line": str(work.id)},
+                "reason": (
+                    f"the work was {r.status} in review after the period that paid it closed; "
+                    f"it is now due {rules.money(c.amount, st.currency)}, "
+                    f"{rules.money(paid, st.currency)} was already counted"
+                ),
+                "seconds": 0,
+                "rate_card_id": rc.id if rc else None,
+                "work_at": r.created_at,
+                "accepted_at": changed_at,
+                "period_start": _period(max(changed_at, now), st, closed),
+                "created_at": now,
+            }
+        )
+    await _insert_ignore(s, EarningsLine, inserts, "source_key")
+    if updates:
+        for u in updates:
+            await s.execute(
+                update(EarningsLine)
+                .where(EarningsLine.id == u["id"], EarningsLine.statement_id.is_(None))
+                .values({k: v for k, v in u.items() if k != "id"})
+            )
+    return len(inserts) + len(updates)
+
+
+# ---- hooks for the queue ---------------------------------------------------------------------
+
+
+async def on_attempt_submitted(s: AsyncSession, response: Response, now: datetime) -> None:
+    """Call after an attempt (or a review) is recorded: writes its line, pending or accepted."""
+    await accrue(s, now, response_ids=[response.id])
+
+
+async def on_review_decided(
+    s: AsyncSession, attempt: Response, review: Response, now: datetime
+) -> None:
+    """Call after a verdict: re-prices the attempt (accepted, or rejected at the policy's
+    fraction) and writes the reviewer's own line."""
+    await accrue(s, now, response_ids=[attempt.id, review.id])
+
+
+# ---- pay runs --------------------------------------------------------------------------------
+
+
+def payrun_out(run: PayRun) -> dict[str, Any]:
+    return {
+        "id": str(run.id),
+        "period_start": iso(run.period_start),
+        "period_end": iso(run.period_end),
+        "statements": run.statements,
+        "total": run.total,
+        "currency": run.currency,
+        "status": run.status,
+        "created_at": iso(run.created_at),
+    }
+
+
+def _monday(st: Settings, day: date, loc: list[str | int]) -> tuple[datetime, datetime]:
+    if day.weekday() != 0:
+        raise invalid(loc, f"a pay period starts on a Monday; {day.isoformat()} is not one")
+    return rules.period_from_day(day, st.tz)
+
+
+async def create_payrun(
+    s: AsyncSession, who: Principal | None, day: date, now: datetime, progress: Any = None
+) -> tuple[PayRun, bool]:
+    """Close one week into statements; ``(run, False)`` when it was already closed."""
+    st = await settings(s)
+    start, end = _monday(st, day, ["body", "period_start"])
+    if end > now:
+        raise Conflict(
+            f"the period ends at {iso(end)}; it can be paid once it has ended",
+            errors=[{"loc": ["body", "period_start"], "msg": "the period has not ended"}],
+        )
+    existing = await s.scalar(select(PayRun).where(PayRun.period_start == start))
+    if existing is not None:
+        return existing, False
+    await _settings_row(s, lock=True)  # pay runs and rate-card changes take turns
+    existing = await s.scalar(
+        select(PayRun).where(PayRun.period_start == start).execution_options(populate_existing=True)
+    )
+    if existing is not None:
+        return existing, False
+    run = PayRun(
+        period_start=start,
+        period_end=end,
+        status="building",
+        statements=0,
+        total=0,
+        currency=st.currency,
+        created_by=who.id if who else None,
+        created_at=now,
+    )
+    s.add(run)
+    try:
+        async with s.begin_nested():
+            await s.flush()
+    except IntegrityError:
+        again = await s.scalar(select(PayRun).where(PayRun.period_start == start))
+        if again is None:
+            raise Conflict("another pay run for this period is being built; retry") from None
+        return again, False
+    step = progress or (lambda _name: None)
+    step("lines")
+    await accrue(s, now)
+    step("bonuses")
+    await _bonuses(s, st, start, end, now)
+    step("statements")
+    await _close(s, st, run, now)
+    step("done")
+    return run, True
+
+
+def _json_obj(s: AsyncSession, *pairs: Any) -> Any:
+    fn = func.jsonb_build_object if _dialect(s) == "postgresql" else func.json_object
+    return fn(*pairs)
+
+
+async def _bonuses(
+    s: AsyncSession, st: Settings, start: datetime, end: datetime, now: datetime
+) -> None:
+    """Incentive and floor lines for the work being closed, per person and project."""
+    open_work = and_(
+        EarningsLine.kind == "work",
+        EarningsLine.status == ACCEPTED,
+        EarningsLine.statement_id.is_(None),
+        EarningsLine.period_start < end,
+    )
+    project_ids = list(
+        (await s.execute(select(EarningsLine.project_id).where(open_work).distinct())).scalars()
+    )
+    cards = await _Cards.load(s, [p for p in project_ids if p is not None])
+    at = end - timedelta(microseconds=1)
+    tag = start.strftime("%Y%m%d")
+    attempt_ok = and_(EarningsLine.stage == "attempt", EarningsLine.basis_status != "rejected")
+    for project_id in project_ids:
+        if project_id is None:
+            continue
+        rc = cards.at(project_id, at)
+        if rc is None:
+            continue
+        card = rc.card
+        floor = (card.get("hourly_floor") or {}).get("amount")
+        incentives = card.get("incentives") or []
+        if not floor and not incentives:
+            continue
+        rows = (
+            await s.execute(
+                select(
+                    EarningsLine.user_id,
+                    func.sum(EarningsLine.amount).label("paid"),
+                    func.sum(EarningsLine.seconds).label("seconds"),
+                    func.sum(case((attempt_ok, 1), else_=0)).label("accepted"),
+                    func.sum(case((EarningsLine.basis_status.in_(REVIEWED), 1), else_=0)).label(
+                        "reviewed"
+                    ),
+                    func.sum(
+                        case((EarningsLine.basis_status.in_(("approved", "improved")), 1), else_=0)
+                    ).label("good"),
+                )
+                .where(open_work, EarningsLine.project_id == project_id)
+                .group_by(EarningsLine.user_id)
+            )
+        ).all()
+        lines: list[dict[str, Any]] = []
+
+        def add(
+            user: int,
+            key: str,
+            kind: str,
+            c: rules.Computed,
+            reason: str,
+            lines: list[dict[str, Any]] = lines,
+            project_id: int = project_id,
+            rc: RateCard = rc,
+        ) -> None:
+            lines.append(
+                {
+                    "source_key": key,
+                    "user_id": user,
+                    "project_id": project_id,
+                    "kind": kind,
+                    "status": ACCEPTED,
+                    "amount": c.amount,
+                    "currency": st.currency,
+                    "inputs": c.inputs,
+                    "formula": c.formula,
+                    "labels": {**c.labels, "rate_card_version": rc.version},
+                    "reason": reason,
+                    "seconds": 0,
+                    "rate_card_id": rc.id,
+                    "work_at": start,
+                    "accepted_at": end,
+                    "period_start": start,
+                    "created_at": now,
+                }
+            )
+
+        window_counts: dict[int, dict[int, int]] = {}
+        for i, rule in enumerate(incentives):
+            if rule["kind"] == "per_task":
+                lo = _naive_utc(datetime.fromisoformat(rule["starts_at"].replace("Z", "+00:00")))
+                hi = _naive_utc(datetime.fromisoformat(rule["ends_at"].replace("Z", "+00:00")))
+                window_counts[i] = dict(
+                    (
+                        await s.execute(
+                            select(EarningsLine.user_id, func.count())
+                            .where(
+                                open_work,
+                                attempt_ok,
+                                EarningsLine.project_id == project_id,
+                                EarningsLine.work_at >= lo,
+                                EarningsLine.work_at < hi,
+                            )
+                            .group_by(EarningsLine.user_id)
+                        )
+                    ).all()
+                )
+        for r in rows:
+            accepted, reviewed, good = int(r.accepted or 0), int(r.reviewed or 0), int(r.good or 0)
+            for i, rule in enumerate(incentives):
+                bonus = int(rule["bonus"]["amount"])
+                key = f"inc:{tag}:{project_id}:{r.user_id}:{i}"
+                if rule["kind"] == "approved_count" and accepted >= rule["threshold"]:
+                    inputs = {"bonus": bonus, "approved": accepted, "threshold": rule["threshold"]}
+                    c = rules.Computed(bonus, inputs, "bonus", {"rule": "approved_count"})
+                    add(
+                        r.user_id,
+                        key,
+                        "incentive",
+                        c,
+                        f"{accepted} accepted tasks this period (the bonus starts at "
+                        f"{rule['threshold']})",
+                    )
+                elif rule["kind"] == "quality" and reviewed >= rule["min_tasks"]:
+                    score = rules.formula.exact(good) / reviewed
+                    if score >= rules.formula.exact(rule["min_score"]):
+                        inputs = {
+                            "bonus": bonus,
+                            "approved": good,
+                            "reviewed": reviewed,
+                            "min_score": rule["min_score"],
+                            "min_tasks": rule["min_tasks"],
+                        }
+                        c = rules.Computed(bonus, inputs, "bonus", {"rule": "quality"})
+                        add(
+                            r.user_id,
+                            key,
+                            "incentive",
+                            c,
+                            f"{good} of {reviewed} reviewed tasks approved (at least "
+                            f"{rule['min_score']} over {rule['min_tasks']} tasks earns the bonus)",
+                        )
+                elif rule["kind"] == "per_task":
+                    n = int(window_counts.get(i, {}).get(r.user_id, 0))
+                    if n:
+                        inputs = {"bonus": bonus, "tasks": n}
+                        c = rules.Computed(bonus * n, inputs, "bonus * tasks", {"rule": "per_task"})
+                        add(
+                            r.user_id,
+                            key,
+                            "incentive",
+                            c,
+                            f"{n} accepted tasks submitted from {rule['starts_at']} to "
+                            f"{rule['ends_at']}, with a bonus for each",
+                        )
+            if floor:
+                top = rules.floor_topup(int(floor), int(r.seconds or 0), int(r.paid or 0))
+                if top is not None:
+                    add(
+                        r.user_id,
+                        f"floor:{tag}:{project_id}:{r.user_id}",
+                        "floor_topup",
+                        top,
+                        "the project's hourly floor: pay over your active time is topped up to it",
+                    )
+        await _insert_ignore(s, EarningsLine, lines, "source_key")
+
+
+async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> None:
+    """Statements from the open accepted lines, set-based: insert, attach, total, pay out."""
+    L = EarningsLine
+    closing = and_(L.status == ACCEPTED, L.statement_id.is_(None), L.period_start < run.period_end)
+    await s.execute(
+        insert(Statement).from_select(
+            [
+                "payrun_id",
+                "user_id",
+                "period_start",
+                "period_end",
+                "total",
+                "carried_forward",
+                "created_at",
+            ],
+            select(
+                literal(run.id),
+                L.user_id,
+                literal(run.period_start),
+                literal(run.period_end),
+                literal(0),
+                literal(0),
+                literal(now),
+            )
+            .where(closing)
+            .group_by(L.user_id),
+        )
+    )
+    await s.execute(
+        update(L)
+        .where(closing, Statement.payrun_id == run.id, Statement.user_id == L.user_id)
+        .values(statement_id=Statement.id)
+    )
+    sums = (
+        select(L.statement_id.label("sid"), func.sum(L.amount).label("total"))
+        .join(Statement, Statement.id == L.statement_id)
+        .where(Statement.payrun_id == run.id)
+        .group_by(L.statement_id)
+        .subquery()
+    )
+    await s.execute(update(Statement).where(Statement.id == sums.c.sid).values(total=sums.c.total))
+    below = and_(
+        Statement.payrun_id == run.id,
+        (Statement.total < st.payout_threshold) | (Statement.total < 0),
+    )
+    await s.execute(update(Statement).where(below).values(carried_forward=Statement.total))
+    await s.execute(
+        insert(Payout).from_select(
+            ["payrun_id", "statement_id", "user_id", "amount", "currency", "status", "created_at"],
+            select(
+                literal(run.id),
+                Statement.id,
+                Statement.user_id,
+                Statement.total,
+                literal(st.currency),
+                literal("pending"),
+                literal(now),
+            ).where(
+                Statement.payrun_id == run.id,
+                Statement.carried_forward == 0,
+                Statement.total > 0,
+            ),
+        )
+    )
+    week = rules.local_day(run.period_start, st.tz).isoformat()
+    await s.execute(
+        insert(L).from_select(
+            [
+                "source_key",
+                "user_id",
+                "kind",
+                "status",
+                "amount",
+                "currency",
+                "inputs",
+                "formula",
+                "labels",
+                "reason",
+                "seconds",
+                "work_at",
+                "accepted_at",
+                "period_start",
+                "created_at",
+            ],
+            select(
+                literal("carry:") + cast(Statement.id, String),
+                Statement.user_id,
+                literal("carry_forward"),
+                literal(ACCEPTED),
+                Statement.carried_forward,
+                literal(st.currency),
+                _json_obj(s, literal("carried"), Statement.carried_forward),
+                literal("carried"),
+                _json_obj(s, literal("from_statement"), cast(Statement.id, String)),
+                literal(
+                    f"the balance of the week of {week} was below the payout threshold "
+                    f"({rules.money(st.payout_threshold, st.currency)}); it carries forward"
+                ),
+                literal(0),
+                literal(run.period_end),
+                literal(run.period_end),
+                literal(run.period_end),
+                literal(now),
+            ).where(Statement.payrun_id == run.id, Statement.carried_forward != 0),
+        )
+    )
+    count, total = (
+        await s.execute(
+            select(func.count(Statement.id), func.coalesce(func.sum(Statement.total), 0)).where(
+                Statement.payrun_id == run.id
+            )
+        )
+    ).one()
+    run.statements = int(count)
+    run.total = int(total)
+    run.status = "closed"
+    await s.flush()
+
+
+async def list_payruns(s: AsyncSession, limit: int, after: int | None) -> list[dict[str, Any]]:
+    q = select(PayRun).order_by(PayRun.id.desc()).limit(limit + 1)
+    if after is not None:
+        q = q.where(PayRun.id < after)
+    return [payrun_out(r) for r in (await s.execute(q)).scalars()]
+
+
+async def get_payrun(s: AsyncSession, payrun_id: str) -> PayRun:
+    run = await s.get(PayRun, parse_id(payrun_id, "pay run"))
+    if run is None:
+        raise NotFound("pay run not found")
+    return run
+
+
+async def payrun_breakdown(s: AsyncSession, run: PayRun) -> dict[str, Any]:
+    """Totals of a run by project and by kind of line (for the admin page)."""
+    L = EarningsLine
+    base = (
+        select(L)
+        .join(Statement, Statement.id == L.statement_id)
+        .where(Statement.payrun_id == run.id)
+        .subquery()
+    )
+    by_project = (
+        await s.execute(
+            select(base.c.project_id, Project.name, func.sum(base.c.amount), func.count())
+            .outerjoin(Project, Project.id == base.c.project_id)
+            .group_by(base.c.project_id, Project.name)
+            .order_by(base.c.project_id)
+        )
+    ).all()
+    by_kind = (
+        await s.execute(
+            select(base.c.kind, func.sum(base.c.amount), func.count())
+            .group_by(base.c.kind)
+            .order_by(base.c.kind)
+        )
+    ).all()
+    payouts = (
+        await s.execute(
+            select(Payout.status, func.count(), func.sum(Payout.amount))
+            .where(Payout.payrun_id == run.id)
+            .group_by(Payout.status)
+        )
+    ).all()
+    return {
+        "projects": [
+            {"project_id": p and str(p), "name": n, "total": int(t or 0), "lines": int(c)}
+            for p, n, t, c in by_project
+        ],
+        "kinds": [{"kind": k, "total": int(t or 0), "lines": int(c)} for k, t, c in by_kind],
+        "payouts": [{"status": k, "count": int(c), "total": int(t or 0)} for k, c, t in payouts],
+    }
+
+
+# ---- payouts ---------------------------------------------------------------------------------
+
+PAYOUT_COLUMNS = (
+    "payout_id",
+    "user_id",
+    "email",
+    "name",
+    "country",
+    "amount_minor",
+    "currency",
+    "statement_id",
+)
+
+
+async def payout_rows(s: AsyncSession, run: PayRun) -> list[dict[str, Any]]:
+    rows = (
+        await s.execute(
+            select(Payout, User.email, User.name, User.profile)
+            .join(User, User.id == Payout.user_id)
+            .where(Payout.payrun_id == run.id)
+            .order_by(Payout.id)
+        )
+    ).all()
+    return [
+        {
+            "payout_id": str(p.id),
+            "user_id": str(p.user_id),
+            "email": email,
+            "name": name,
+            "country": (profile or {}).get("country"),
+            "amount_minor": p.amount,
+            "currency": p.currency,
+            "statement_id": str(p.statement_id),
+            "status": p.status,
+        }
+        for p, email, name, profile in rows
+    ]
+
+
+def payouts_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(PAYOUT_COLUMNS)
+    for r in rows:
+        cells = ["" if r[c] is None else str(r[c]) for c in PAYOUT_COLUMNS]
+        # A spreadsheet must never run a name as a formula.
+        w.writerow(
+            ["'" + c if c[:1] in ("=", "+", "-", "@") and not c[1:].isdigit() else c for c in cells]
+        )
+    return buf.getvalue()
+
+
+def payout_out(p: Payout) -> dict[str, Any]:
+    return {
+        "id": str(p.id),
+        "status": p.status,
+        "amount": p.amount,
+        "currency": p.currency,
+        "reference": p.reference,
+    }
+
+
+async def record_result(
+    s: AsyncSession, payout_id: str, body: PayoutResultIn, now: datetime
+) -> dict[str, Any]:
+    p = await s.get(
+        Payout, parse_id(payout_id, "payout"), with_for_update=True, populate_existing=True
+    )
+    if p is None:
+        raise NotFound("payout not found")
+    if p.status == body.status:
+        return payout_out(p)
+    if p.status != "pending":
+        raise Conflict(
+            f"this payout is already {p.status}; its result cannot change",
+            errors=[{"loc": ["body", "status"], "msg": f"already {p.status}"}],
+        )
+    st = await settings(s)
+    p.status = body.status
+    p.reference = body.reference or None
+    p.decided_at = now
+    if body.status == "failed":
+        await _insert_ignore(
+            s,
+            EarningsLine,
+            [
+                {
+                    "source_key": f"payout:{p.id}",
+                    "user_id": p.user_id,
+                    "kind": "adjustment",
+                    "status": ACCEPTED,
+                    "amount": p.amount,
+                    "currency": p.currency,
+                    "inputs": {"failed_payout": p.amount},
+                    "formula": "failed_payout",
+                    "labels": {"payout_id": str(p.id)},
+                    "reason": (
+                        f"payout {p.id} failed"
+                        + (f" ({body.reference})" if body.reference else "")
+                        + "; its amount returns to your balance"
+                    ),
+                    "seconds": 0,
+                    "work_at": now,
+                    "accepted_at": now,
+                    "period_start": _period(now, st, await closed_until(s)),
+                    "created_at": now,
+                }
+            ],
+            "source_key",
+        )
+    await s.flush()
+    return payout_out(p)
+
+
+# ---- what a contributor sees -----------------------------------------------------------------
+
+
+def line_out(ln: EarningsLine) -> dict[str, Any]:
+    return {
+        "id": str(ln.id),
+        "kind": ln.kind,
+        "status": ln.status,
+        "project_id": None if ln.project_id is None else str(ln.project_id),
+        "response_id": None if ln.response_id is None else str(ln.response_id),
+        "amount": ln.amount,
+        "currency": ln.currency,
+        "inputs": ln.inputs,
+        "formula": ln.formula,
+        "labels": ln.labels or {},
+        "reason": ln.reason,
+        "explanation": rules.explain(
+            ln.kind, ln.inputs, ln.labels or {}, ln.amount, ln.currency, ln.reason
+        ),
+        "work_at": iso(ln.work_at),
+        "accepted_at": iso(ln.accepted_at),
+        "period_start": iso(ln.period_start),
+        "statement_id": None if ln.statement_id is None else str(ln.statement_id),
+    }
+
+
+def parse_period(value: str, st: Settings, now: datetime) -> tuple[datetime, datetime]:
+    if value == "current":
+        return rules.period_of(now, st.tz)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        msg = "current, or the Monday a period starts (YYYY-MM-DD)"
+        raise invalid(["query", "period"], msg) from None
+    return _monday(st, day, ["query", "period"])
+
+
+async def earnings(s: AsyncSession, who: Principal, period: str, now: datetime) -> dict[str, Any]:
+    st = await settings(s)
+    start, end = parse_period(period, st, now)
+    await accrue(s, now, user_id=who.id)
+    L = EarningsLine
+    where = L.period_start == start
+    if start <= now < end:
+        where = where | (L.status == PENDING)
+    lines = (
+        (await s.execute(select(L).where(L.user_id == who.id, where).order_by(L.work_at, L.id)))
+        .scalars()
+        .all()
+    )
+    return {
+        "period": {"start": iso(start), "end": iso(end)},
+        "lines": [line_out(ln) for ln in lines],
+        "total": sum(ln.amount for ln in lines if ln.status == ACCEPTED),
+        "pending": sum(ln.amount for ln in lines if ln.status == PENDING),
+        "currency": st.currency,
+    }
+
+
+async def _statement_out(
+    s: AsyncSession, st_row: Statement, payout: Payout | None, *, with_lines: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": str(st_row.id),
+        "payrun_id": str(st_row.payrun_id),
+        "user_id": str(st_row.user_id),
+        "period": {"start": iso(st_row.period_start), "end": iso(st_row.period_end)},
+        "total": st_row.total,
+        "carried_forward": st_row.carried_forward,
+        "currency": (await settings(s)).currency,
+        "payout": payout_out(payout) if payout else None,
+    }
+    if with_lines:
+        lines = (
+            await s.execute(
+                select(EarningsLine)
+                .where(EarningsLine.statement_id == st_row.id)
+                .order_by(EarningsLine.work_at, EarningsLine.id)
+            )
+        ).scalars()
+        out["lines"] = [line_out(ln) for ln in lines]
+    return out
+
+
+async def my_statements(
+    s: AsyncSession, who: Principal, limit: int, after: int | None
+) -> list[dict[str, Any]]:
+    q = (
+        select(Statement, Payout)
+        .outerjoin(Payout, Payout.statement_id == Statement.id)
+        .where(Statement.user_id == who.id)
+        .order_by(Statement.id.desc())
+        .limit(limit + 1)
+    )
+    if after is not None:
+        q = q.where(Statement.id < after)
+    return [
+        await _statement_out(s, st_row, p, with_lines=False)
+        for st_row, p in (await s.execute(q)).all()
+    ]
+
+
+async def statement(s: AsyncSession, who: Principal, statement_id: str) -> dict[str, Any]:
+    row = (
+        await s.execute(
+            select(Statement, Payout)
+            .outerjoin(Payout, Payout.statement_id == Statement.id)
+            .where(Statement.id == parse_id(statement_id, "statement"))
+        )
+    ).first()
+    if row is None or (row[0].user_id != who.id and not who.is_admin):
+        raise NotFound("statement not found")
+    return await _statement_out(s, row[0], row[1], with_lines=True)
+
+
+async def annual_summary(s: AsyncSession, who: Principal, year: int) -> dict[str, Any]:
+    """Totals a contractor files with: earned by kind and project, and every payout."""
+    st = await settings(s)
+    lo, _ = rules.period_of(datetime(year, 1, 1), st.tz)
+    lo = lo if rules.local_day(lo, st.tz).year == year else lo + timedelta(days=7)
+    hi, _ = rules.period_of(datetime(year + 1, 1, 1), st.tz)
+    hi = hi if rules.local_day(hi, st.tz).year == year + 1 else hi + timedelta(days=7)
+    in_year = and_(
+        Statement.user_id == who.id, Statement.period_start >= lo, Statement.period_start < hi
+    )
+    by_kind = (
+        await s.execute(
+            select(EarningsLine.kind, func.sum(EarningsLine.amount))
+            .join(Statement, Statement.id == EarningsLine.statement_id)
+            .where(in_year)
+            .group_by(EarningsLine.kind)
+            .order_by(EarningsLine.kind)
+        )
+    ).all()
+    by_project = (
+        await s.execute(
+            select(EarningsLine.project_id, Project.name, func.sum(EarningsLine.amount))
+            .join(Statement, Statement.id == EarningsLine.statement_id)
+            .outerjoin(Project, Project.id == EarningsLine.project_id)
+            .where(in_year, EarningsLine.kind != "carry_forward")
+            .group_by(EarningsLine.project_id, Project.name)
+            .order_by(EarningsLine.project_id)
+        )
+    ).all()
+    payouts = (
+        await s.execute(
+            select(Payout, Statement.period_start)
+            .join(Statement, Statement.id == Payout.statement_id)
+            .where(in_year)
+            .order_by(Statement.period_start)
+        )
+    ).all()
+    kinds = {k: int(v or 0) for k, v in by_kind}
+    paid = sum(p.amount for p, _ in payouts if p.status == "paid")
+    return {
+        "year": year,
+        "currency": st.currency,
+        # Carried balances move between weeks; they are not new earnings.
+        "earned": sum(v for k, v in kinds.items() if k != "carry_forward"),
+        "by_kind": kinds,
+        "by_project": [
+            {"project_id": p and str(p), "name": n, "total": int(t or 0)} for p, n, t in by_project
+        ],
+        "paid": paid,
+        "payouts": [
+            {**payout_out(p), "period_start": iso(ps), "decided_at": iso(p.decided_at)}
+            for p, ps in payouts
+        ],
+    }
+
+
+def statement_csv(st: dict[str, Any]) -> str:
+    """A statement's lines, one a row, with the numbers that make each amount."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "line_id",
+            "kind",
+            "project_id",
+            "response_id",
+            "amount_minor",
+            "currency",
+            "formula",
+            "inputs",
+            "explanation",
+        ]
+    )
+    for ln in st["lines"]:
+        w.writerow(
+            [
+                ln["id"],
+                ln["kind"],
+                ln["project_id"] or "",
+                ln["response_id"] or "",
+                ln["amount"],
+                ln["currency"],
+                ln["formula"],
+                json.dumps(ln["inputs"], sort_keys=True),
+                ln["explanation"],
+            ]
+        )
+    w.writerow(["total", "", "", "", st["total"], st["currency"], "", "", ""])
+    return buf.getvalue()
