@@ -11,6 +11,7 @@ from inlier.datasets import service as datasets
 from inlier.kit.errors import Forbidden
 from inlier.kit.web import PageUser, render
 from inlier.projects import service
+from inlier.projects.api import datasets_audit
 from inlier.workflow import service as workflow
 
 router = APIRouter(include_in_schema=False)
@@ -75,8 +76,9 @@ async def download(request: Request, project_id: str, who: PageUser) -> Response
     """The export form's target: the same file as ``GET /api/v1/projects/{id}/export``."""
     async with request.app.state.db.session() as s:
         acc = await service.manage(s, who, project_id)
-    opts = datasets.parse_options(dict(request.query_params))
-    job = datasets.prepare(acc.project, opts)
+        opts = datasets.parse_options(dict(request.query_params))
+        job = datasets.prepare(acc.project, opts)
+        await datasets_audit(s, who.id, acc.project.id, opts, request)
     return StreamingResponse(
         job.stream(request.app.state.db),
         media_type=job.media_type,
