@@ -4,6 +4,7 @@ with no personal data; ``GET /audit`` filters and pages it; verification finds t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import tempfile
 from pathlib import Path
@@ -72,7 +73,7 @@ async def test_every_owner_and_admin_change_writes_one_entry(world: World, app: 
     # The chain links every entry to the one before it, oldest first.
     everything = await entries(admin)
     assert everything[0]["prev_hash"] is None
-    for before, after in zip(everything, everything[1:], strict=False):
+    for before, after in itertools.pairwise(everything):
         assert after["prev_hash"] == before["hash"] and int(after["id"]) > int(before["id"])
     assert (await audit.verify(app.state.db)).ok
 

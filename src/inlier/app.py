@@ -18,6 +18,7 @@ from inlier import __version__
 from inlier.accounts.api import router as accounts_router
 from inlier.accounts.pages import router as accounts_pages
 from inlier.accounts.passwords import Passwords
+from inlier.audit.api import router as audit_router
 from inlier.db.engine import Database
 from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
@@ -26,6 +27,8 @@ from inlier.kit.middleware import Metrics, Plumbing
 from inlier.kit.render_api import router as render_router
 from inlier.kit.web import STATIC_DIR, make_templates, page_error
 from inlier.llm.api import router as llm_router
+from inlier.privacy.api import router as privacy_router
+from inlier.privacy.pages import router as privacy_pages
 from inlier.projects.api import router as projects_router
 from inlier.projects.pages import router as projects_pages
 from inlier.settings import Settings, is_sqlite
@@ -72,6 +75,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(workflow_router)
     api.include_router(render_router)
     api.include_router(llm_router)
+    api.include_router(privacy_router)
+    api.include_router(audit_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(accounts_pages)
     app.include_router(workflow_pages)
     app.include_router(projects_pages)
+    app.include_router(privacy_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
