@@ -138,6 +138,10 @@ MANAGE_PROJECT_CREATE: Statuses = {
     "admin": (201, 201, 201),
 }
 
+SIGNED_IN_CREATE: Statuses = {**{role: (201,) for role in ROLES}, "anonymous": (401,)}
+SIGNED_IN_NO_CONTENT: Statuses = {**{role: (204,) for role in ROLES}, "anonymous": (401,)}
+PUBLIC_READ: Statuses = {role: (200,) for role in ROLES}
+
 # `next` for a project: 404 if you cannot see it, 204 (with Inlier-Reason) if you may not work
 # it — admins and owners who are not members and not contributors — else a lease.
 NEXT_ON_PROJECT: Statuses = {
@@ -224,7 +228,19 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/render"): ("none", SIGNED_IN),
     ("POST", f"{V1}/assignments/{{assignment_id}}/generate"): ("assignment", HOLDER_ONLY_GENERATE),
     ("GET", f"{V1}/assignments/{{assignment_id}}/generations"): ("assignment", HOLDER_ONLY),
+    ("GET", f"{V1}/policies/current"): ("none", PUBLIC_READ),
+    ("POST", f"{V1}/policies"): ("none", ADMIN_ONLY_CREATE),
+    ("POST", f"{V1}/me/consents"): ("none", SIGNED_IN_CREATE),
+    ("GET", f"{V1}/me/data-export"): ("none", SIGNED_IN),
+    ("DELETE", f"{V1}/me"): ("none", SIGNED_IN_NO_CONTENT),
+    ("POST", f"{V1}/users/{{user_id}}/erase"): ("user", ADMIN_ONLY_ON_A_USER),
+    ("GET", f"{V1}/audit"): ("none", ADMIN_ONLY_READ),
 }
+
+# Erasing someone ends their sessions: these operations are called by a stand-in with the
+# caller's roles, on a fresh "other" user, so the cast stays signed in for the other rows.
+STAND_INS = {("DELETE", f"{V1}/me"), ("POST", f"{V1}/users/{{user_id}}/erase")}
+CURRENT_POLICY = "2026-01"
 
 # Which of P, Q and O each caller finds in GET /projects.
 LISTED: dict[str, set[str]] = {
@@ -315,7 +331,26 @@ async def build_cast(world: World) -> Cast:
         if role not in ("anonymous", "owner"):
             await world.member(owner, work["id"], actors[role])
     projects = {"own": p["id"], "other": q["id"], "open": o["id"]}
+    r = await admin.post("/policies", json={"version": CURRENT_POLICY, "markdown": "# Privacy"})
+    assert r.status_code == 201, r.text
+    for who in [*actors.values(), spare]:
+        r = await who.post("/me/consents", json={"policy_version": CURRENT_POLICY})
+        assert r.status_code == 201, r.text
     return Cast(world, actors, spare, projects, work["id"])
+
+
+ROLES_OF = {
+    "contributor_member": ("contributor",),
+    "contributor_outsider": ("contributor",),
+    "reviewer_member": ("contributor",),
+    "owner": ("owner",),
+    "other_owner": ("owner",),
+    "admin": ("admin",),
+}
+
+
+async def stand_in(cast: Cast, role: str) -> Actor:
+    return await cast.world.user(*ROLES_OF[role])
 
 
 async def request_for(
@@ -327,8 +362,13 @@ async def request_for(
     params: dict[str, str] = {"skill": "medicine.cardiology"}
     if "{project_id}" in template:
         params["project_id"] = cast.projects[target]
+    if (method, template) in STAND_INS and me is not None:
+        me = cast.actors[f"stand_in:{role}"] = await stand_in(cast, role)
     if "{user_id}" in template:
-        params["user_id"] = me.id if target == "own" and me is not None else cast.spare.id
+        other = cast.spare
+        if (method, template) in STAND_INS:
+            other = await cast.world.user("contributor")
+        params["user_id"] = me.id if target == "own" and me is not None else other.id
     if "{assignment_id}" in template:
         holder = role if target == "own" and role != "anonymous" else "contributor_member"
         if target == "other" and role == "contributor_member":
@@ -355,6 +395,12 @@ async def request_for(
         ("PUT", "/assignments/{assignment_id}/draft"): {"answer": {"rationale": "so far"}},
         ("POST", "/render"): {"texts": ["$x^2$"]},
         ("POST", "/assignments/{assignment_id}/generate"): {"field": "critique"},
+        ("POST", "/policies"): {
+            "version": f"v{n}",
+            "markdown": "# Privacy, to come",
+            "effective_at": "2999-01-01T00:00:00Z",
+        },
+        ("POST", "/me/consents"): {"policy_version": CURRENT_POLICY},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})
@@ -363,7 +409,8 @@ async def request_for(
 async def call(cast: Cast, role: str, method: str, path: str, **kw: Any) -> httpx.Response:
     if role == "anonymous":
         return await cast.world.client.request(method, V1 + path, **kw)
-    return await cast.actors[role].request(method, path, **kw)
+    actor = cast.actors.pop(f"stand_in:{role}", None) or cast.actors[role]
+    return await actor.request(method, path, **kw)
 
 
 def check_shape(r: httpx.Response) -> str | None:
@@ -378,7 +425,11 @@ def check_shape(r: httpx.Response) -> str | None:
             return f"{r.status_code} problem lacks type/title/status/detail: {body}"
     if r.status_code == 401 and r.headers.get("www-authenticate") != "Bearer":
         return "401 without WWW-Authenticate: Bearer"
-    if r.status_code == 204 and not r.headers.get("inlier-reason"):
+    if (
+        r.status_code == 204
+        and r.request.url.path.endswith("/assignments/next")
+        and not r.headers.get("inlier-reason")
+    ):
         return "204 without Inlier-Reason"
     return None
 
