@@ -273,3 +273,34 @@ async def test_the_diff_survives_the_database_round_trip_exactly(app: Any) -> No
         raw = (await s.execute(text("SELECT diff FROM audit_entries"))).scalar_one()
     assert raw is not None
     assert (await audit.verify(db)).ok
+
+
+def test_the_cli_records_its_changes_verifies_and_exports_the_chain(
+    cli: Any, tmp_path: Path
+) -> None:
+    import json
+    import sqlite3
+
+    from conftest import PAIRWISE_TEMPLATE
+
+    assert cli.init().exit_code == 0
+    tpl = tmp_path / "template.json"
+    tpl.write_text(json.dumps(PAIRWISE_TEMPLATE))
+    r = cli("projects", "create", "--template", str(tpl), "--name", "CLI project")
+    assert r.exit_code == 0, r.output
+    project = json.loads(r.stdout)["id"]
+    assert cli("projects", "set-status", project, "paused").exit_code == 0
+    r = cli("audit", "verify")
+    assert r.exit_code == 0 and "ok: 2 entries" in r.stdout, r.output
+    out = tmp_path / "audit.jsonl"
+    assert cli("audit", "export", "--out", str(out)).exit_code == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(e["action"], e["request_id"]) for e in rows] == [
+        ("project.create", "cli"),
+        ("project.update", "cli"),
+    ]
+    assert rows[1]["diff"] == {"before": {"status": "active"}, "after": {"status": "paused"}}
+    with sqlite3.connect(cli.url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE audit_entries SET action = 'project.delete' WHERE id = 1")
+    r = cli("audit", "verify")
+    assert r.exit_code == 1 and "BROKEN at entry 1" in r.stdout, r.output
