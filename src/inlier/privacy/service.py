@@ -20,7 +20,7 @@ from inlier.accounts import service as accounts
 from inlier.accounts.models import ApiToken, LoginFailure, User, UserSkill
 from inlier.accounts.service import Principal
 from inlier.audit import service as audit
-from inlier.db.base import Base
+from inlier.db.models import metadata  # every area's tables, whatever the caller imported
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, DomainError, invalid
 from inlier.privacy.holdings import HOLDINGS, Holding, jsonable
@@ -255,7 +255,7 @@ def _cell(value: Any) -> Any:
 async def _rows(
     s: AsyncSession, holding: Holding, user_id: int, email: str, batch: int = 1000
 ) -> Any:
-    table = Base.metadata.tables[holding.table]
+    table = metadata.tables[holding.table]
     columns = [
         c
         for c in table.columns
