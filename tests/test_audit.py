@@ -304,3 +304,65 @@ def test_the_cli_records_its_changes_verifies_and_exports_the_chain(
         conn.execute("UPDATE audit_entries SET action = 'project.delete' WHERE id = 1")
     r = cli("audit", "verify")
     assert r.exit_code == 1 and "BROKEN at entry 1" in r.stdout, r.output
+
+
+# ---- every mutating owner/admin endpoint writes an entry -----------------------------------
+
+#: Mutating operations that are not an owner's or admin's change, and why they write no entry.
+NOT_AUDITED = {
+    ("POST", "/api/v1/auth/token"): "signing in changes nothing anyone manages",
+    ("POST", "/api/v1/render"): "a preview; nothing is stored",
+    ("POST", "/api/v1/me/consents"): "a person's own consent, recorded in consents",
+    ("POST", "/api/v1/assignments/next"): "a contributor's work",
+    ("POST", "/api/v1/assignments/{assignment_id}/submit"): "a contributor's work",
+    ("POST", "/api/v1/assignments/{assignment_id}/heartbeat"): "a contributor's work",
+    ("POST", "/api/v1/assignments/{assignment_id}/skip"): "a contributor's work",
+    ("POST", "/api/v1/assignments/{assignment_id}/release"): "a contributor's work",
+    ("PUT", "/api/v1/assignments/{assignment_id}/draft"): "a contributor's work",
+    ("POST", "/api/v1/assignments/{assignment_id}/generate"): "a contributor's work",
+}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+#: Exports are reads that the log records (who took which data).
+AUDITED_READS = {("GET", "/api/v1/projects/{project_id}/export")}
+
+
+async def test_every_mutating_owner_or_admin_endpoint_writes_an_audit_entry(
+    world: World, app: Any
+) -> None:
+    from test_authz_matrix import POLICY, ROLES, TARGETS, build_cast, call, operations, request_for
+
+    cast = await build_cast(world)
+    admin = cast.actors["admin"]
+    silent: list[str] = []
+    for method, template in sorted(operations(app)):
+        if (method, template) in NOT_AUDITED:
+            continue
+        if method not in MUTATING and (method, template) not in AUDITED_READS:
+            continue
+        kind, statuses = POLICY[(method, template)]
+        # As the first owner or admin the policy lets through, on the first target it allows.
+        cell = next(
+            (
+                (role, target)
+                for role in ("owner", "admin")
+                for target, status in zip(TARGETS[kind], statuses[role], strict=True)
+                if status < 300
+            ),
+            None,
+        )
+        assert cell is not None, f"{method} {template}: no owner or admin may call it"
+        role, target = cell
+        assert role in ROLES
+        count = len((await admin.get("/audit", params={"limit": 1000})).json()["data"])
+        path, kw = await request_for(cast, method, template, role, target)
+        r = await call(cast, role, method, path, **kw)
+        assert r.status_code < 300, (method, template, r.status_code, r.text)
+        after = (await admin.get("/audit", params={"limit": 1000})).json()["data"]
+        if len(after) == count:
+            silent.append(f"{method} {template}")
+        else:
+            assert after[-1]["request_id"] == r.headers["x-request-id"], (method, template)
+    assert not silent, (
+        "owner/admin operations that write no audit entry (call audit.record in the same "
+        f"transaction, or add them to NOT_AUDITED with the reason): {silent}"
+    )

@@ -146,7 +146,17 @@ async def import_items(
     """A JSON array, or NDJSON (one item a line); the batch is all-or-nothing."""
     acc = await service.manage(s, who, project_id)
     rows = _parse_items_body(await request.body(), request.headers.get("content-type", ""))
-    created = await service.import_items(s, acc, rows, request.app.state.clock.now())
+    now = request.app.state.clock.now()
+    created = await service.import_items(s, acc, rows, now)
+    await audit.record(
+        s,
+        who.id,
+        "items.import",
+        f"project:{acc.project.id}",
+        {"after": {"created": created}},
+        request.state.request_id,
+        at=now,
+    )
     return {"created": created}
 
 
