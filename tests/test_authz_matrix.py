@@ -142,6 +142,10 @@ MANAGE_PROJECT_CREATE: Statuses = {
     "admin": (201, 201, 201),
 }
 
+SIGNED_IN_CREATE: Statuses = {**{role: (201,) for role in ROLES}, "anonymous": (401,)}
+SIGNED_IN_NO_CONTENT: Statuses = {**{role: (204,) for role in ROLES}, "anonymous": (401,)}
+PUBLIC_READ: Statuses = {role: (200,) for role in ROLES}
+
 # `next` for a project: 404 if you cannot see it, 204 (with Inlier-Reason) if you may not work
 # it — admins and owners who are not members and not contributors — else a lease.
 NEXT_ON_PROJECT: Statuses = {
@@ -271,6 +275,13 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/assessments/{{assessment_id}}/attempts"): ("none", SIGNED_IN_CREATE),
     ("POST", f"{V1}/assessment-attempts/{{attempt_id}}/submit"): ("attempt", OWN_ATTEMPT_ONLY),
     ("GET", f"{V1}/me/work"): ("none", SIGNED_IN),
+    ("GET", f"{V1}/policies/current"): ("none", PUBLIC_READ),
+    ("POST", f"{V1}/policies"): ("none", ADMIN_ONLY_CREATE),
+    ("POST", f"{V1}/me/consents"): ("none", SIGNED_IN_CREATE),
+    ("GET", f"{V1}/me/data-export"): ("none", SIGNED_IN),
+    ("DELETE", f"{V1}/me"): ("none", SIGNED_IN_NO_CONTENT),
+    ("POST", f"{V1}/users/{{user_id}}/erase"): ("user", ADMIN_ONLY_ON_A_USER),
+    ("GET", f"{V1}/audit"): ("none", ADMIN_ONLY_READ),
 }
 
 ADMIN_ONLY_PUT: Statuses = {**ADMIN_ONLY_READ}
@@ -305,6 +316,11 @@ POLICY.update(
         ("POST", f"{V1}/payouts/{{payout_id}}/result"): ("none", ADMIN_ONLY_READ),
     }
 )
+
+# Erasing someone ends their sessions: these operations are called by a stand-in with the
+# caller's roles, on a fresh "other" user, so the cast stays signed in for the other rows.
+STAND_INS = {("DELETE", f"{V1}/me"), ("POST", f"{V1}/users/{{user_id}}/erase")}
+CURRENT_POLICY = "2026-01"
 
 # Which of P, Q and O each caller finds in GET /projects.
 LISTED: dict[str, set[str]] = {
@@ -415,7 +431,27 @@ async def build_cast(world: World) -> Cast:
     projects = {"own": p["id"], "other": q["id"], "open": o["id"]}
     r = await admin.post("/assessments", json=ASSESSMENT)
     assert r.status_code == 201, r.text
-    return Cast(world, actors, spare, projects, work["id"], r.json()["id"])
+    assessment_id = r.json()["id"]
+    r = await admin.post("/policies", json={"version": CURRENT_POLICY, "markdown": "# Privacy"})
+    assert r.status_code == 201, r.text
+    for who in [*actors.values(), spare]:
+        r = await who.post("/me/consents", json={"policy_version": CURRENT_POLICY})
+        assert r.status_code == 201, r.text
+    return Cast(world, actors, spare, projects, work["id"], assessment_id)
+
+
+ROLES_OF = {
+    "contributor_member": ("contributor",),
+    "contributor_outsider": ("contributor",),
+    "reviewer_member": ("contributor",),
+    "owner": ("owner",),
+    "other_owner": ("owner",),
+    "admin": ("admin",),
+}
+
+
+async def stand_in(cast: Cast, role: str) -> Actor:
+    return await cast.world.user(*ROLES_OF[role])
 
 
 async def request_for(
@@ -427,8 +463,13 @@ async def request_for(
     params: dict[str, str] = {"skill": "medicine.cardiology"}
     if "{project_id}" in template:
         params["project_id"] = cast.projects[target]
+    if (method, template) in STAND_INS and me is not None:
+        me = cast.actors[f"stand_in:{role}"] = await stand_in(cast, role)
     if "{user_id}" in template:
-        params["user_id"] = me.id if target == "own" and me is not None else cast.spare.id
+        other = cast.spare
+        if (method, template) in STAND_INS:
+            other = await cast.world.user("contributor")
+        params["user_id"] = me.id if target == "own" and me is not None else other.id
     if "{assignment_id}" in template:
         holder = role if target == "own" and role != "anonymous" else "contributor_member"
         if target == "other" and role == "contributor_member":
@@ -475,6 +516,12 @@ async def request_for(
         ("PUT", "/settings/location-tiers"): {"BR": 2},
         ("POST", "/payruns"): {"period_start": "2020-01-06"},
         ("POST", "/payouts/{payout_id}/result"): {"status": "paid", "reference": "ref-1"},
+        ("POST", "/policies"): {
+            "version": f"v{n}",
+            "markdown": "# Privacy, to come",
+            "effective_at": "2999-01-01T00:00:00Z",
+        },
+        ("POST", "/me/consents"): {"policy_version": CURRENT_POLICY},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})
@@ -518,7 +565,8 @@ async def paid_week(cast: Cast) -> dict[str, str]:
 async def call(cast: Cast, role: str, method: str, path: str, **kw: Any) -> httpx.Response:
     if role == "anonymous":
         return await cast.world.client.request(method, V1 + path, **kw)
-    return await cast.actors[role].request(method, path, **kw)
+    actor = cast.actors.pop(f"stand_in:{role}", None) or cast.actors[role]
+    return await actor.request(method, path, **kw)
 
 
 def check_shape(r: httpx.Response) -> str | None:
@@ -533,7 +581,11 @@ def check_shape(r: httpx.Response) -> str | None:
             return f"{r.status_code} problem lacks type/title/status/detail: {body}"
     if r.status_code == 401 and r.headers.get("www-authenticate") != "Bearer":
         return "401 without WWW-Authenticate: Bearer"
-    if r.status_code == 204 and not r.headers.get("inlier-reason"):
+    if (
+        r.status_code == 204
+        and r.request.url.path.endswith("/assignments/next")
+        and not r.headers.get("inlier-reason")
+    ):
         return "204 without Inlier-Reason"
     return None
 

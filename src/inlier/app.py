@@ -18,6 +18,7 @@ from inlier import __version__
 from inlier.accounts.api import router as accounts_router
 from inlier.accounts.pages import router as accounts_pages
 from inlier.accounts.passwords import Passwords
+from inlier.audit.api import router as audit_router
 from inlier.db.engine import Database
 from inlier.experts.api import router as experts_router
 from inlier.experts.pages import router as experts_pages
@@ -30,6 +31,8 @@ from inlier.kit.web import STATIC_DIR, make_templates, page_error
 from inlier.llm.api import router as llm_router
 from inlier.pay.api import router as pay_router
 from inlier.pay.pages import router as pay_pages
+from inlier.privacy.api import router as privacy_router
+from inlier.privacy.pages import router as privacy_pages
 from inlier.projects.api import router as projects_router
 from inlier.projects.pages import router as projects_pages
 from inlier.settings import Settings, is_sqlite
@@ -78,6 +81,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(llm_router)
     api.include_router(experts_router)
     api.include_router(pay_router)
+    api.include_router(privacy_router)
+    api.include_router(audit_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(projects_pages)
     app.include_router(experts_pages)
     app.include_router(pay_pages)
+    app.include_router(privacy_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

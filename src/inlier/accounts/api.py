@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 
 from inlier.accounts import service
 from inlier.accounts.schemas import SkillLevelIn, TokenIn, TokenOut, UserIn, UserOut
+from inlier.audit import service as audit
 from inlier.experts import service as experts
 from inlier.kit.auth import Admin, CurrentUser, Tx
 from inlier.kit.errors import Unauthorized
@@ -65,6 +66,15 @@ async def create_user(body: UserIn, who: Admin, s: Tx, request: Request) -> dict
         now=request.app.state.clock.now(),
         passwords=request.app.state.passwords,
     )
+    await audit.record(
+        s,
+        who.id,
+        "user.create",
+        f"user:{user.id}",
+        {"after": {"roles": list(user.roles), "status": user.status}},
+        request.state.request_id,
+        at=user.created_at,
+    )
     return await service.user_out(s, user)
 
 
@@ -90,5 +100,17 @@ async def set_skill(
     request: Request,
     skill: str = Path(max_length=200),
 ) -> dict[str, Any]:
-    await service.set_skill(s, user_id, skill, body.level, request.app.state.clock.now())
+    now = request.app.state.clock.now()
+    user = await service.get_user(s, user_id)
+    before = (await service.skills_of(s, user.id)).get(skill)
+    await service.set_skill(s, user_id, skill, body.level, now)
+    await audit.record(
+        s,
+        who.id,
+        "user.skill_set",
+        f"user:{user.id}",
+        audit.changes({skill: before}, {skill: body.level}),
+        request.state.request_id,
+        at=now,
+    )
     return {"user_id": user_id, "skill": skill, "level": body.level}

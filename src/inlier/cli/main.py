@@ -21,6 +21,7 @@ from rich.progress import (
 
 from inlier.accounts import service as accounts
 from inlier.accounts.schemas import UserIn
+from inlier.audit import service as audit
 from inlier.cli.context import (
     acting_user,
     console,
@@ -51,11 +52,15 @@ users_app = typer.Typer(help="Create and list users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for scripts and the SDK.", no_args_is_help=True)
 projects_app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
 items_app = typer.Typer(help="Import items into a project.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log: verify its chain, export it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(projects_app, name="projects")
 app.add_typer(items_app, name="items")
+app.add_typer(audit_app, name="audit")
+#: The request id of changes made from the command line, as the audit log shows them.
+CLI = "cli"
 
 DbUrl = Annotated[
     str | None,
@@ -237,6 +242,8 @@ def users_create(
                 now=Clock().now(),
                 passwords=passwords_for(settings),
             )
+            after = {"roles": list(user.roles), "status": user.status}
+            await audit.record(s, None, "user.create", f"user:{user.id}", {"after": after}, CLI)
             return await accounts.user_out(s, user)
 
     dump(run(settings, work))
@@ -342,6 +349,8 @@ def projects_create(
         who = await acting_user(db, as_user)
         async with db.session() as s:
             project = await projects.create_project(s, who, parsed, Clock().now())
+            view = {"after": projects.audit_view(project)}
+            await audit.record(s, who.id, "project.create", f"project:{project.id}", view, CLI)
             return projects.project_out(project, "owner")
 
     dump(run(settings_from(database_url), work))
@@ -372,7 +381,10 @@ def users_set_skill(
     async def work(db: Database) -> str:
         async with db.session() as s:
             user = await accounts.user_by_email(s, email)
+            before = (await accounts.skills_of(s, user.id)).get(skill)
             await accounts.set_skill(s, user.id, skill, level, Clock().now())
+            diff = audit.changes({skill: before}, {skill: level})
+            await audit.record(s, None, "user.skill_set", f"user:{user.id}", diff, CLI)
             return f"{email}: {skill} = {level}"
 
     out.print(run(settings_from(database_url), work))
@@ -397,6 +409,9 @@ def projects_add_member(
             acc = await projects.manage(s, who, project)
             user = await accounts.user_by_email(s, email)
             await projects.add_member(s, acc, str(user.id), role, Clock().now())
+            after = {"after": {"user_id": str(user.id), "role": role}}
+            target = f"project:{acc.project.id}"
+            await audit.record(s, who.id, "project.member_add", target, after, CLI)
             return f"{email} is now {role} of project {project}"
 
     out.print(run(settings_from(database_url), work))
@@ -422,7 +437,10 @@ def projects_set_status(
         who = await acting_user(db, as_user)
         async with db.session() as s:
             acc = await projects.manage(s, who, project)
+            before = projects.audit_view(acc.project)
             await projects.patch_project(s, acc, patch, Clock().now())
+            diff = audit.changes(before, projects.audit_view(acc.project))
+            await audit.record(s, who.id, "project.update", f"project:{acc.project.id}", diff, CLI)
             return f"project {project} is {status}"
 
     out.print(run(settings_from(database_url), work))
@@ -557,8 +575,13 @@ def export(
                 "--format hf writes a folder: give it with --out",
                 errors=[{"loc": ["option", "out"], "msg": "required with --format hf"}],
             )
-        acc = await managed_project(db, as_user, project)
-        job = datasets.prepare(acc.project, opts)
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+            job = datasets.prepare(acc.project, opts)
+            asked = {"kind": opts.kind, "format": opts.format, "filters": opts.filters()}
+            target = f"project:{acc.project.id}"
+            await audit.record(s, who.id, "export.create", target, {"after": asked}, CLI)
         with Progress(
             "[progress.description]{task.description}",
             MofNCompleteColumn(),
@@ -654,3 +677,60 @@ def payouts_export(
         sys.stdout.write(pay.payouts_csv(rows))
     else:
         sys.stdout.write(json.dumps({"data": rows}, indent=2) + "\n")
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DbUrl = None) -> None:
+    """Recompute the audit log's hash chain; name the first entry that was edited or deleted.
+
+    Exits 1 when the chain is broken.
+    """
+
+    async def work(db: Database) -> audit.Verdict:
+        async with db.session() as s:
+            total = await audit.count(s)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("verifying the audit chain", total=total)
+            return await audit.verify(db, progress=lambda n: bar.update(task, completed=n))
+
+    verdict = run(settings_from(database_url), work)
+    if verdict.ok:
+        out.print(f"ok: {verdict.entries} entries, the chain is intact")
+        return
+    where = f"entry {verdict.broken_id}" if verdict.broken_id else "the chain head"
+    out.print(f"BROKEN at {where}: {verdict.reason} ({verdict.entries} entries verified before)")
+    raise typer.Exit(code=1)
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[
+        Path | None, typer.Option("--out", help="file to write (default: standard output)")
+    ] = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Write every audit entry, oldest first, as JSON lines."""
+
+    async def work(db: Database) -> int:
+        n = 0
+        fh = output.open("w", encoding="utf-8") if output else sys.stdout
+        try:
+            async for entry in audit.export_entries(db):
+                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                n += 1
+        finally:
+            if output:
+                fh.close()
+            else:
+                fh.flush()
+        return n
+
+    n = run(settings_from(database_url), work)
+    console.print(f"[green]{n} entries[/green]" + (f" → {output}" if output else ""))

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from inlier.accounts.service import Principal
+from inlier.audit import service as audit
 from inlier.datasets import service as datasets
 from inlier.kit.auth import CurrentUser, OwnerOrAdmin, Tx
 from inlier.kit.errors import InvalidInput
@@ -32,7 +34,17 @@ router = APIRouter(tags=["projects"])
 async def create_project(
     body: ProjectIn, who: OwnerOrAdmin, s: Tx, request: Request
 ) -> dict[str, Any]:
-    project = await service.create_project(s, who, body, request.app.state.clock.now())
+    now = request.app.state.clock.now()
+    project = await service.create_project(s, who, body, now)
+    await audit.record(
+        s,
+        who.id,
+        "project.create",
+        f"project:{project.id}",
+        {"after": service.audit_view(project)},
+        request.state.request_id,
+        at=now,
+    )
     return service.project_out(project, "owner")
 
 
@@ -57,7 +69,18 @@ async def patch_project(
     project_id: str, body: ProjectPatch, who: CurrentUser, s: Tx, request: Request
 ) -> dict[str, Any]:
     acc = await service.manage(s, who, project_id)
-    project = await service.patch_project(s, acc, body, request.app.state.clock.now())
+    now = request.app.state.clock.now()
+    before = service.audit_view(acc.project)
+    project = await service.patch_project(s, acc, body, now)
+    await audit.record(
+        s,
+        who.id,
+        "project.update",
+        f"project:{project.id}",
+        audit.changes(before, service.audit_view(project)),
+        request.state.request_id,
+        at=now,
+    )
     return service.project_out(project, acc.role)
 
 
@@ -77,7 +100,17 @@ async def add_member(
     project_id: str, body: MemberIn, who: CurrentUser, s: Tx, request: Request
 ) -> dict[str, Any]:
     acc = await service.manage(s, who, project_id)
-    m = await service.add_member(s, acc, body.user_id, body.role, request.app.state.clock.now())
+    now = request.app.state.clock.now()
+    m = await service.add_member(s, acc, body.user_id, body.role, now)
+    await audit.record(
+        s,
+        who.id,
+        "project.member_add",
+        f"project:{acc.project.id}",
+        {"after": {"user_id": str(m.user_id), "role": m.role}},
+        request.state.request_id,
+        at=now,
+    )
     return {"project_id": str(m.project_id), "user_id": str(m.user_id), "role": m.role}
 
 
@@ -114,7 +147,17 @@ async def import_items(
     """A JSON array, or NDJSON (one item a line); the batch is all-or-nothing."""
     acc = await service.manage(s, who, project_id)
     rows = _parse_items_body(await request.body(), request.headers.get("content-type", ""))
-    created = await service.import_items(s, acc, rows, request.app.state.clock.now())
+    now = request.app.state.clock.now()
+    created = await service.import_items(s, acc, rows, now)
+    await audit.record(
+        s,
+        who.id,
+        "items.import",
+        f"project:{acc.project.id}",
+        {"after": {"created": created}},
+        request.state.request_id,
+        at=now,
+    )
     return {"created": created}
 
 
@@ -203,15 +246,35 @@ async def export(
 ) -> StreamingResponse:
     """Stream a dataset file; contributors appear only as per-project pseudonyms."""
     acc = await service.manage(s, who, project_id)
-    return export_file(acc, request)
+    return await export_file(s, who, acc, request)
 
 
-def export_file(acc: service.Access, request: Request) -> StreamingResponse:
-    """The dataset file the query asks for (the API's export and the project page's form)."""
-    job = datasets.prepare(acc.project, datasets.parse_options(dict(request.query_params)))
+async def export_file(
+    s: Any, who: Principal, acc: service.Access, request: Request
+) -> StreamingResponse:
+    """The dataset file the query asks for (the API's export and the project page's form),
+    recorded in the audit log in the caller's transaction."""
+    opts = datasets.parse_options(dict(request.query_params))
+    job = datasets.prepare(acc.project, opts)
+    await datasets_audit(s, who.id, acc.project.id, opts, request)
     # Rows are read after the route returns, in their own short transactions.
     return StreamingResponse(
         job.stream(request.app.state.db),
         media_type=job.media_type,
         headers={"Content-Disposition": f'attachment; filename="{job.filename}"'},
+    )
+
+
+async def datasets_audit(
+    s: Any, actor_id: int, project_id: int, opts: Any, request: Request
+) -> None:
+    """An export is recorded when it starts (what was asked for; the rows follow)."""
+    await audit.record(
+        s,
+        actor_id,
+        "export.create",
+        f"project:{project_id}",
+        {"after": {"kind": opts.kind, "format": opts.format, "filters": opts.filters()}},
+        request.state.request_id,
+        at=request.app.state.clock.now(),
     )

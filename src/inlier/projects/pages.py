@@ -76,4 +76,4 @@ async def download(request: Request, project_id: str, who: PageUser) -> Response
     """The export form's target: the same file as ``GET /api/v1/projects/{id}/export``."""
     async with request.app.state.db.session() as s:
         acc = await service.manage(s, who, project_id)
-    return export_file(acc, request)
+        return await export_file(s, who, acc, request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -69,6 +70,25 @@ def project_out(project: Project, role: str | None = None) -> dict[str, Any]:
         "created_at": iso(project.created_at),
         "updated_at": iso(project.updated_at),
         "my_role": role,
+    }
+
+
+def audit_view(project: Project) -> dict[str, Any]:
+    """A project's settings as the audit log records them: long texts as digests."""
+    from inlier.audit.service import digest
+
+    return {
+        "name": project.name,
+        "guidelines": digest(project.guidelines),
+        "template": digest(json.dumps(project.template, sort_keys=True)),
+        "workflow": project.workflow,
+        "requirements": project.requirements,
+        "models": project.models,
+        "quality": project.quality,
+        "export": project.export,
+        "lease_minutes": project.lease_minutes,
+        "status": project.status,
+        "visibility": project.visibility,
     }
 
 

@@ -580,6 +580,73 @@ class Api:
         body: JSON = {"status": status, "reference": reference}
         return (yield from request(Call("POST", f"payouts/{segment(payout_id)}/result", json=body)))
 
+    # ---- privacy and audit -------------------------------------------------------------------
+
+    @operation
+    def current_policy(self) -> Flow[JSON]:
+        """The privacy policy in force: ``{version, effective_at, markdown, changes}``. Before
+        any is published raises ``NotFoundError``. Needs no sign-in."""
+        return (yield from request(Call("GET", "policies/current")))
+
+    @operation
+    def publish_policy(
+        self,
+        version: str,
+        markdown: str,
+        *,
+        effective_at: str | None = None,
+        changes: str | None = None,
+    ) -> Flow[JSON]:
+        """Publish a privacy-policy version (admins), in force from ``effective_at`` (RFC 3339,
+        now or later; default now). ``changes`` says what changed, shown to people."""
+        body = _drop_none(
+            version=version, markdown=markdown, effective_at=effective_at, changes=changes
+        )
+        return (yield from request(Call("POST", "policies", json=body)))
+
+    @operation
+    def accept_policy(self, policy_version: str) -> Flow[JSON]:
+        """Accept a policy version (the one in force, or one to come); ``{policy_version,
+        accepted_at}``. Until the version in force is accepted, ``next_assignment`` returns
+        ``None`` with ``last_reason == "consent_required"``."""
+        body = {"policy_version": policy_version}
+        return (yield from request(Call("POST", "me/consents", json=body)))
+
+    @operation
+    def data_export(self) -> Flow[bytes]:
+        """Everything stored about you, as the bytes of a zip of JSON files with a README."""
+        reply = yield Call("GET", "me/data-export")
+        if reply is None:  # pragma: no cover - only streamed calls answer None
+            raise TypeError("this call has a response body")
+        return reply.content
+
+    @operation
+    def erase_me(self) -> Flow[None]:
+        """Erase your personal data and disable your account (this client's token stops
+        working). Your contributions stay under their per-project pseudonyms."""
+        yield Call("DELETE", "me")
+        self.token = None
+
+    @operation
+    def erase_user(self, user_id: str) -> Flow[JSON]:
+        """Erase a person's personal data on their request (admins): ``{id, status,
+        erased_at}``. Repeating it changes nothing."""
+        return (yield from request(Call("POST", f"users/{segment(user_id)}/erase")))
+
+    @iterator
+    def audit(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        page_size: int | None = None,
+    ) -> Feed[JSON]:
+        """Audit-log entries, oldest first (admins); each filter matches exactly: ``actor``
+        a user id, ``action`` such as ``project.update``, ``target`` such as ``project:12``."""
+        call = Call("GET", "audit").with_params(actor=actor, action=action, target=target)
+        yield from pages(call, page_size)
+
 
 def _query(params: dict[str, Any]) -> dict[str, Any]:
     """Query values as the server spells them: booleans ``true``/``false``."""
