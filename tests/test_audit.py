@@ -320,6 +320,9 @@ NOT_AUDITED = {
     ("POST", "/api/v1/assignments/{assignment_id}/release"): "a contributor's work",
     ("PUT", "/api/v1/assignments/{assignment_id}/draft"): "a contributor's work",
     ("POST", "/api/v1/assignments/{assignment_id}/generate"): "a contributor's work",
+    ("POST", "/api/v1/applications"): "a person's own application, kept in applications",
+    ("POST", "/api/v1/assessments/{assessment_id}/attempts"): "a person's own assessment",
+    ("POST", "/api/v1/assessment-attempts/{attempt_id}/submit"): "a person's own assessment",
 }
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 #: Exports are reads that the log records (who took which data).

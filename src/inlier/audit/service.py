@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.audit.models import AuditEntry, AuditHead
 from inlier.kit.clock import iso
+from inlier.kit.middleware import current_request_id
 
 #: The advisory lock every append takes on PostgreSQL ("inlier.audit" as a number).
 ADVISORY_LOCK = 0x1A1D17
@@ -143,8 +144,10 @@ async def record(
 
     ``action`` is ``<area>.<verb>`` (``project.update``); ``target`` is ``<kind>:<id>``
     (``project:12``); ``diff`` is usually ``changes(before, after)`` or ``{"after": {...}}``.
-    Personal fields in ``diff`` are redacted here, whatever the caller passed.
+    Personal fields in ``diff`` are redacted here, whatever the caller passed. Without a
+    ``request_id``, the id of the request being served is used (services called by pages).
     """
+    request_id = request_id or current_request_id.get()
     at = at or _now()
     moment = at.replace(microsecond=at.microsecond // 1000 * 1000)  # what RFC 3339 shows
     clean = redact(dict(diff or {}), target)

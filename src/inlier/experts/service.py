@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inlier.accounts import service as accounts
 from inlier.accounts.passwords import Passwords
 from inlier.accounts.service import Principal
+from inlier.audit import service as audit
 from inlier.experts.models import (
     Application,
     Assessment,
@@ -73,6 +74,8 @@ async def create_skill(s: AsyncSession, who: Principal, body: SkillIn, now: date
             await s.flush()
     except IntegrityError as exc:
         raise Conflict(f"the skill {body.key!r} already exists") from exc
+    after = {"key": skill.key, "name": skill.name, "parent": skill.parent}
+    await audit.record(s, who.id, "skill.create", f"skill:{skill.key}", {"after": after}, None)
     return skill
 
 
@@ -174,6 +177,16 @@ async def decide(
     a.decided_at = now
     user.status = a.status
     await s.flush()
+    # The reason can name the person: the log keeps the decision, not the words.
+    await audit.record(
+        s,
+        who.id,
+        "application.decide",
+        f"application:{a.id}",
+        {"before": {"status": PENDING}, "after": {"status": a.status}},
+        None,
+        at=now,
+    )
     return a
 
 
@@ -235,6 +248,9 @@ async def create_assessment(
             AssessmentItem(assessment_id=assessment.id, position=i, data=item.data, gold=item.gold)
         )
     await s.flush()
+    after = {"name": assessment.name, "skill": assessment.skill, "items": len(body.items)}
+    target = f"assessment:{assessment.id}"
+    await audit.record(s, who.id, "assessment.create", target, {"after": after}, None, at=now)
     return assessment
 
 

@@ -8,6 +8,7 @@ import math
 import re
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,6 +21,8 @@ from inlier.kit.errors import problem
 log = structlog.get_logger("inlier.http")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+#: The id of the request being served, for records written deep in a service (the audit log).
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 BAD_CHARS_MSG = "NUL characters and unpaired surrogates are not allowed"
 NON_FINITE_MSG = "NaN and infinite numbers are not JSON"
@@ -162,6 +165,7 @@ class Plumbing:
         # A caller's id is kept to tie logs together, but only a short, plain one.
         request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        current_request_id.set(request_id)
         status_holder = {"status": 500}
 
         async def send_wrapper(message: Message) -> None:

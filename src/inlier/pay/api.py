@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from inlier.audit import service as audit
 from inlier.kit.auth import Admin, CurrentUser, Tx
 from inlier.kit.openapi import problems
 from inlier.kit.pagination import Limit, decode_cursor, page
@@ -60,7 +61,12 @@ async def get_pay_settings(who: CurrentUser, s: Tx) -> dict[str, Any]:
 async def put_pay_settings(
     body: PaySettingsIn, who: Admin, s: Tx, request: Request
 ) -> dict[str, Any]:
-    return service.settings_out(await service.put_settings(s, body, _now(request)))
+    before = service.settings_out(await service.settings(s))
+    after = service.settings_out(await service.put_settings(s, body, _now(request)))
+    await audit.record(
+        s, who.id, "settings.pay", "settings:pay", audit.changes(before, after), None
+    )
+    return after
 
 
 @router.put("/settings/location-tiers", responses=problems(403))
@@ -68,8 +74,11 @@ async def put_location_tiers(
     body: Annotated[LocationTiersIn, Body()], who: Admin, s: Tx, request: Request
 ) -> dict[str, Any]:
     """Country (ISO 3166 alpha-2) → tier; a country not listed gets the default tier."""
-    st = await service.put_location_tiers(s, body, _now(request))
-    return service.settings_out(st)
+    before = service.settings_out(await service.settings(s))
+    after = service.settings_out(await service.put_location_tiers(s, body, _now(request)))
+    diff = audit.changes(before, after)
+    await audit.record(s, who.id, "settings.location_tiers", "settings:pay", diff, None)
+    return after
 
 
 @router.get("/me/earnings", response_model=EarningsOut, responses=problems())
@@ -167,4 +176,4 @@ async def payout_result(
 ) -> dict[str, Any]:
     """paid or failed, with the processor's reference; a failed payout's amount comes back
     as an adjustment line."""
-    return await service.record_result(s, payout_id, body, _now(request))
+    return await service.record_result(s, payout_id, body, _now(request), actor_id=who.id)

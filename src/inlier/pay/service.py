@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.accounts.models import User, UserSkill
 from inlier.accounts.service import Principal
+from inlier.audit import service as audit
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, invalid
 from inlier.kit.ids import parse_id
@@ -237,6 +238,15 @@ async def put_rate_card(
         )
     )
     await accrue(s, now, project_id=project.id)
+    await audit.record(
+        s,
+        who.id,
+        "ratecard.set",
+        f"project:{project.id}",
+        {"after": {"version": rc.version, "effective_from": iso(rc.effective_from), **card}},
+        None,
+        at=now,
+    )
     return rc
 
 
@@ -608,6 +618,10 @@ async def create_payrun(
     step("statements")
     await _close(s, st, run, now)
     step("done")
+    diff = {"after": {"period_start": iso(run.period_start), "statements": run.statements}}
+    await audit.record(
+        s, who.id if who else None, "payrun.create", f"payrun:{run.id}", diff, None, at=now
+    )
     return run, True
 
 
@@ -1014,7 +1028,11 @@ def payout_out(p: Payout) -> dict[str, Any]:
 
 
 async def record_result(
-    s: AsyncSession, payout_id: str, body: PayoutResultIn, now: datetime
+    s: AsyncSession,
+    payout_id: str,
+    body: PayoutResultIn,
+    now: datetime,
+    actor_id: int | None = None,
 ) -> dict[str, Any]:
     p = await s.get(
         Payout, parse_id(payout_id, "payout"), with_for_update=True, populate_existing=True
@@ -1062,6 +1080,9 @@ async def record_result(
             "source_key",
         )
     await s.flush()
+    after = {"status": p.status, "reference": p.reference}
+    diff = {"before": {"status": "pending"}, "after": after}
+    await audit.record(s, actor_id, "payout.result", f"payout:{p.id}", diff, None, at=now)
     return payout_out(p)
 
 

@@ -21,6 +21,7 @@ from inlier.accounts.models import ApiToken, LoginFailure, User, UserSkill
 from inlier.accounts.service import Principal
 from inlier.audit import service as audit
 from inlier.db.models import metadata  # every area's tables, whatever the caller imported
+from inlier.experts.models import Application
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, DomainError, invalid
 from inlier.privacy.holdings import HOLDINGS, Holding, jsonable
@@ -357,6 +358,9 @@ async def erase(
     await s.execute(delete(UserSkill).where(UserSkill.user_id == user.id))
     await s.execute(delete(Membership).where(Membership.user_id == user.id))
     await s.execute(update(Consent).where(Consent.user_id == user.id).values(address_hash=None))
+    await s.execute(
+        update(Application).where(Application.user_id == user.id).values(profile={}, reason=None)
+    )
     user.email = f"erased-{user.id}@invalid"
     user.name = ERASED_NAME
     user.profile = {}
