@@ -342,3 +342,61 @@ async def test_home_says_which_projects_need_an_assessment_and_links_it(
     home = (await browser_client.get("/")).text
     assert "Cardiology, skill 2" in home and "Assessment needed" in home
     assert f'href="/assessments/{assessment["id"]}"' in home
+
+
+async def test_sign_up_accepts_the_policy_in_force_and_records_the_consent(
+    world: World, browser_client: httpx.AsyncClient
+) -> None:
+    admin = await world.admin()
+    r = await admin.post("/policies", json={"version": "2026-11", "markdown": "# We keep *little*"})
+    assert r.status_code == 201
+    policy = await browser_client.get("/privacy")
+    assert "Version 2026-11" in policy.text and "<em>little</em>" in policy.text
+    page = await browser_client.get("/signup")
+    assert 'name="policy_version" value="2026-11"' in page.text
+    r = await browser_client.post(
+        "/signup",
+        data={
+            "csrf": csrf_of(page.text),
+            "email": "new.expert@example.org",
+            "name": "New Expert",
+            "password": "correct-horse",
+            "country": "BR",
+            "degree": "PhD",
+            "languages": "pt-BR",
+            "timezone": "UTC",
+            "consent": "yes",
+            "policy_version": "2026-11",
+        },
+    )
+    assert r.status_code == 303, r.text
+    token = csrf_of((await browser_client.get("/")).text)
+    # The consent is on record: next is not held back for consent.
+    nxt = await browser_client.post(
+        "/api/v1/assignments/next", json={}, headers={"X-CSRF-Token": token}
+    )
+    assert nxt.headers.get("inlier-reason") == "not_approved"
+    data = await browser_client.get("/api/v1/me/data-export", headers={"X-CSRF-Token": token})
+    import io
+    import json
+    import zipfile
+
+    consents = json.loads(zipfile.ZipFile(io.BytesIO(data.content)).read("consents.json"))
+    assert [c["policy_version"] for c in consents] == ["2026-11"]
+
+
+async def test_applying_with_a_replaced_policy_version_is_refused(world: World) -> None:
+    from test_experts import application
+
+    admin = await world.admin()
+    for version in ("v1", "v2"):
+        r = await admin.post("/policies", json={"version": version, "markdown": "text"})
+        assert r.status_code == 201
+    r = await world.client.post(
+        "/api/v1/applications", json=application(consent={"policy_version": "v1"})
+    )
+    assert r.status_code == 409 and r.json()["current_version"] == "v2"
+    r = await world.client.post(
+        "/api/v1/applications", json=application(consent={"policy_version": "v9"})
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "policy_version"]

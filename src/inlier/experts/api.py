@@ -35,7 +35,8 @@ async def apply(body: ApplicationIn, s: Tx, request: Request) -> dict[str, Any]:
     """Apply as an expert (no sign-in): the account can sign in at once, with status
     ``pending`` until an admin decides."""
     state = request.app.state
-    a = await service.apply(s, body, state.clock.now(), state.passwords)
+    address = request.client.host if request.client else None
+    a = await service.apply(s, body, state.clock.now(), state.passwords, address)
     return {"id": str(a.id), "status": a.status}
 
 

@@ -21,12 +21,20 @@ from inlier.kit.web import (
     session_principal,
     set_session_cookie,
 )
+from inlier.privacy import service as privacy
 from inlier.questions import REGISTRY, parse_template
 
 router = APIRouter(include_in_schema=False)
 
-# Until the privacy area publishes versioned policies, sign-up records this version.
+# Before any privacy policy is published, sign-up records this version.
 SIGNUP_POLICY_VERSION = "1"
+
+
+async def _policy_version(s: Any, now: Any) -> str:
+    """The version the sign-up form asks to accept: the policy in force, if there is one."""
+    policy = await privacy.current_policy(s, now)
+    return policy.version if policy is not None else SIGNUP_POLICY_VERSION
+
 
 FIELD_NAMES = {
     "email": "Email",
@@ -41,7 +49,7 @@ FIELD_NAMES = {
 }
 
 
-async def _signup_context(s: Any, values: dict[str, Any]) -> dict[str, Any]:
+async def _signup_context(s: Any, values: dict[str, Any], now: Any) -> dict[str, Any]:
     skills = await service.list_skills(s)
     groups: dict[str, list[dict[str, Any]]] = {}
     names = {str(k["key"]): str(k["name"]) for k in skills}
@@ -54,7 +62,7 @@ async def _signup_context(s: Any, values: dict[str, Any]) -> dict[str, Any]:
         "degrees": DEGREES,
         "groups": groups,
         "timezones": sorted(timezones()),
-        "policy_version": SIGNUP_POLICY_VERSION,
+        "policy_version": await _policy_version(s, now),
     }
 
 
@@ -63,7 +71,9 @@ async def signup_page(request: Request) -> Response:
     async with request.app.state.db.session() as s:
         if await session_principal(request, s) is not None:
             return redirect("/")
-        ctx = await _signup_context(s, {"timezone": "UTC", "specialties": []})
+        ctx = await _signup_context(
+            s, {"timezone": "UTC", "specialties": []}, request.app.state.clock.now()
+        )
     return await render(request, "experts/signup.html", ctx)
 
 
@@ -80,6 +90,7 @@ async def signup(
     languages: Annotated[str, Form(max_length=1000)] = "",
     timezone: Annotated[str, Form(max_length=64)] = "",
     consent: Annotated[str, Form(max_length=10)] = "",
+    policy_version: Annotated[str, Form(max_length=100)] = SIGNUP_POLICY_VERSION,
 ) -> Response:
     """Apply through the form: on success the applicant is signed in and sees their status."""
     state = request.app.state
@@ -104,7 +115,7 @@ async def signup(
             "languages": [x.strip() for x in languages.replace(";", ",").split(",") if x.strip()],
             "timezone": timezone or None,
         },
-        "consent": {"policy_version": SIGNUP_POLICY_VERSION},
+        "consent": {"policy_version": policy_version},
     }
     error = None
     field = None
@@ -115,7 +126,8 @@ async def signup(
         try:
             body = ApplicationIn.model_validate(raw)
             async with state.db.session() as s:
-                a = await service.apply(s, body, now, state.passwords)
+                address = request.client.host if request.client else None
+                a = await service.apply(s, body, now, state.passwords, address)
                 user = await accounts.get_user(s, a.user_id)
                 token = await accounts.issue_token(s, user, now=now, name="session", days=14)
         except ValidationError as exc:
@@ -130,7 +142,7 @@ async def signup(
             error = exc.detail
     if token is None:
         async with state.db.session() as s:
-            ctx = await _signup_context(s, values)
+            ctx = await _signup_context(s, values, now)
         ctx.update(error=error, error_field=field)
         return await render(request, "experts/signup.html", ctx, status=422)
     response = redirect("/assessments?welcome=1")

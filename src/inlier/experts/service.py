@@ -83,9 +83,23 @@ async def create_skill(s: AsyncSession, who: Principal, body: SkillIn, now: date
 
 
 async def apply(
-    s: AsyncSession, body: ApplicationIn, now: datetime, passwords: Passwords
+    s: AsyncSession,
+    body: ApplicationIn,
+    now: datetime,
+    passwords: Passwords,
+    address: str | None = None,
 ) -> Application:
-    """A pending contributor account that can sign in at once, and its application."""
+    """A pending contributor account that can sign in at once, and its application.
+
+    Once a privacy policy is published, the version accepted must be the one in force (or one
+    published to come); the consent is recorded as if accepted with ``POST /me/consents``.
+    """
+    # Imported here: privacy erases applications, so the two areas read each other.
+    from inlier.privacy import service as privacy
+
+    policy = None
+    if await privacy.current_policy(s, now) is not None:
+        policy = await privacy.policy_to_accept(s, body.consent.policy_version, now)
     unknown = await unknown_skills(s, body.profile.specialties)
     if unknown:
         i = body.profile.specialties.index(unknown[0])
@@ -113,6 +127,8 @@ async def apply(
     )
     s.add(application)
     await s.flush()
+    if policy is not None:
+        await privacy.record_consent(s, user.id, policy, address, now)
     return application
 
 

@@ -82,3 +82,11 @@ async def delete_account(
     response = await render(request, "privacy/erased.html", {}, who=None)
     clear_session_cookie(response)
     return response
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+async def policy_page(request: Request) -> Response:
+    """The privacy policy in force, for anyone (people read it before they apply)."""
+    async with request.app.state.db.session() as s:
+        policy = await service.current_policy(s, request.app.state.clock.now())
+    return await render(request, "privacy/policy.html", {"policy": policy})
