@@ -15,16 +15,22 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from inlier.db.sqlite_inline import is_inline, make_connect
 from inlier.settings import Settings, async_database_url, is_sqlite
+
+# How long a statement waits for another process's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10000
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Driver-level transactions lose updates under concurrency; we issue BEGIN ourselves.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    # The inline driver waits for locks on its thread, never on the event loop.
+    busy = 0 if is_inline(dbapi_conn) else SQLITE_BUSY_TIMEOUT_MS
     for pragma in (
         "journal_mode=WAL",
-        "busy_timeout=10000",
+        f"busy_timeout={busy}",
         "synchronous=NORMAL",
         "foreign_keys=ON",
         "cache_size=-65536",
@@ -47,6 +53,8 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
     elif is_sqlite(url):
         # One connection: SQLite has one writer anyway, and the pool queues callers fairly.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+    if is_sqlite(url):
+        kwargs["connect_args"] = {"async_creator_fn": make_connect(SQLITE_BUSY_TIMEOUT_MS)}
     else:
         kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
     engine = create_async_engine(url, **kwargs)
