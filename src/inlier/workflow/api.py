@@ -32,10 +32,13 @@ async def next_assignment(
     project_id = body.project_id if body else None
     # One person's concurrent calls are serialized in the service (a row lock on PostgreSQL,
     # the single writer on SQLite), so they all get the same lease.
-    a, acc, reason = await service.next_assignment(s, who, project_id, now, state.pg, state.reclaim)
-    if a is None:
+    out, reason = await service.next_assignment_out(
+        s, who, project_id, now, state.pg, state.reclaim
+    )
+    if out is None:
         return Response(status_code=204, headers={"Inlier-Reason": reason or "queue_empty"})
-    return await service.assignment_out(s, a, acc)
+    # Already plain JSON values: FastAPI's encoder would only walk it again.
+    return JSONResponse(out)
 
 
 @router.get("/assignments/{assignment_id}", responses=problems(404))

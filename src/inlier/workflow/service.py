@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, literal_column, select, union_all, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
@@ -31,6 +45,97 @@ ATTEMPT, REVIEW = "attempt", "review"
 IS_OPEN = Slot.state == literal_column("'open'")
 IS_LEASED = Slot.state == literal_column("'leased'")
 VERDICT_STATUS = {"approve": "approved", "improve": "improved", "reject": "rejected"}
+
+# The statements of `next` and `submit` are built once, from the tables, and run as Core:
+# building a statement and loading ORM rows cost more CPU than SQLite spends running them.
+# Parameters are named p_*, apart from column values of INSERT/UPDATE, which take the
+# column's name.
+_tables = Slot.metadata.tables
+_slots, _items, _touches = _tables["slots"], _tables["items"], _tables["touches"]
+_assignments, _responses = _tables["assignments"], _tables["responses"]
+_S, _I, _T, _A, _R = _slots.c, _items.c, _touches.c, _assignments.c, _responses.c
+
+_IS_OPEN = _S.state == literal_column("'open'")
+
+
+def _pick_statement(pg: bool) -> Select[Any]:
+    """The best open slot of a stage that the person has not touched, with its item's data."""
+    touched = select(_T.id).where(_T.item_id == _S.item_id, _T.user_id == bindparam("p_user"))
+    q = (
+        select(_S.id, _S.item_id, _I.data)
+        .select_from(_slots.join(_items, _I.id == _S.item_id))
+        .where(
+            _S.project_id == bindparam("p_project"),
+            _S.stage == bindparam("p_stage"),
+            _IS_OPEN,
+            ~touched.exists(),
+        )
+        .order_by(_S.priority.desc(), _S.id)
+        .limit(1)
+    )
+    if pg:
+        q = q.with_for_update(skip_locked=True, of=_slots)
+    return q
+
+
+_PICK = {pg: _pick_statement(pg) for pg in (False, True)}
+
+_earlier = _assignments.alias("earlier")
+
+
+def _earlier_draft(column: str) -> Any:
+    """A draft left on a lapsed lease of the same slot by the same person, newest first."""
+    return (
+        select(_earlier.c[column])
+        .where(
+            _earlier.c.slot_id == bindparam("p_slot"),
+            _earlier.c.user_id == bindparam("p_user"),
+            _earlier.c.draft.is_not(None),
+        )
+        .order_by(_earlier.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# The draft comes along inside the INSERT: usually there is none, and asking costs a statement.
+_INSERT_LEASE = (
+    insert(_assignments)
+    .values(draft=_earlier_draft("draft"), draft_saved_at=_earlier_draft("draft_saved_at"))
+    .returning(_A.id, _A.draft, _A.draft_saved_at)
+)
+_TAKE_SLOT = update(_slots).where(_S.id == bindparam("p_slot"), _IS_OPEN)
+_INSERT_TOUCH = insert(_touches)
+_HELD = select(Assignment).where(
+    Assignment.user_id == bindparam("p_user"),
+    Assignment.project_id == bindparam("p_project"),
+    Assignment.state == "active",
+)
+_ITEM_DATA = select(_I.data).where(_I.id == bindparam("p_item"))
+_INSERT_RESPONSE = insert(_responses).returning(_R.id)
+_FOR_SUBMIT = (
+    select(Assignment, Project, Item.data, Item.priority)
+    .join(Project, Project.id == Assignment.project_id)
+    .join(Item, Item.id == Assignment.item_id)
+    .where(Assignment.id == bindparam("p_id"))
+    # Two racing submits of one lease run one after the other (PostgreSQL; SQLite has one
+    # writer), and the second sees the first's result.
+    .with_for_update(of=Assignment)
+    .execution_options(populate_existing=True)
+)
+_END_ASSIGNMENT = update(_assignments).where(_A.id == bindparam("p_id"))
+_SLOT_DONE = update(_slots).where(_S.id == bindparam("p_slot"))
+
+
+def _attach(s: AsyncSession, obj: Any) -> Any:
+    """Make an object written with Core part of the session, as if loaded from its row.
+
+    Every column attribute must be set: whatever is missing would be loaded lazily, which an
+    async session cannot do.
+    """
+    make_transient_to_detached(obj)
+    s.add(obj)
+    return obj
 
 
 # ---- slots ---------------------------------------------------------------------------------
@@ -90,40 +195,23 @@ async def _untouch(s: AsyncSession, item_id: int, user_id: int | None) -> None:
         await s.execute(delete(Touch).where(Touch.item_id == item_id, Touch.user_id == user_id))
 
 
+def _pick_params(project_id: int, stage: str, user_id: int) -> dict[str, Any]:
+    return {"p_project": project_id, "p_stage": stage, "p_user": user_id}
+
+
 async def _pick_slot(
     s: AsyncSession, project_id: int, stage: str, user_id: int, pg: bool
-) -> tuple[int, int] | None:
-    touched = select(Touch.id).where(Touch.item_id == Slot.item_id, Touch.user_id == user_id)
-    # The item comes along, so that answering with it needs no second query.
-    q = (
-        select(Slot.id, Slot.item_id, Item)
-        .join(Item, Item.id == Slot.item_id)
-        .where(
-            Slot.project_id == project_id,
-            Slot.stage == stage,
-            IS_OPEN,
-            ~touched.exists(),
-        )
-        .order_by(Slot.priority.desc(), Slot.id)
-        .limit(1)
-    )
-    if pg:
-        q = q.with_for_update(skip_locked=True, of=Slot)
-    row = (await s.execute(q)).first()
-    return (row.id, row.item_id) if row else None
+) -> tuple[int, int, dict[str, Any]] | None:
+    """``(slot id, item id, item data)``: the item comes along, so answering needs no query."""
+    conn = await s.connection()
+    row = (await conn.execute(_PICK[pg], _pick_params(project_id, stage, user_id))).first()
+    return (row.id, row.item_id, row.data) if row else None
 
 
 async def _held(s: AsyncSession, user_id: int, project_id: int, now: datetime) -> Assignment | None:
     """The person's live lease on the project; one that ran out is ended here and now."""
-    a = (
-        await s.execute(
-            select(Assignment).where(
-                Assignment.user_id == user_id,
-                Assignment.project_id == project_id,
-                Assignment.state == "active",
-            )
-        )
-    ).scalar_one_or_none()
+    params = {"p_user": user_id, "p_project": project_id}
+    a = (await s.execute(_HELD, params)).scalar_one_or_none()
     if a is None or a.expires_at > now:
         return a
     # Reclaim may have skipped this slot (locked by a concurrent caller): end it ourselves.
@@ -153,44 +241,46 @@ async def _lease(
     now: datetime,
 ) -> Assignment:
     expires = now + timedelta(minutes=acc.project.lease_minutes)
-    a = Assignment(
-        slot_id=slot_id,
-        project_id=acc.project.id,
-        item_id=item_id,
-        user_id=who.id,
-        stage=stage,
-        state="active",
-        created_at=now,
-        expires_at=expires,
-        active_seconds=0,
+    fields: dict[str, Any] = {
+        "slot_id": slot_id,
+        "project_id": acc.project.id,
+        "item_id": item_id,
+        "user_id": who.id,
+        "stage": stage,
+        "state": "active",
+        "created_at": now,
+        "expires_at": expires,
+        "active_seconds": 0,
+    }
+    conn = await s.connection()
+    # A draft left on a lapsed lease of the same slot comes back with it (inside the INSERT).
+    row = (await conn.execute(_INSERT_LEASE, {**fields, "p_slot": slot_id, "p_user": who.id})).one()
+    taken = await conn.execute(
+        _TAKE_SLOT,
+        {
+            "p_slot": slot_id,
+            "state": LEASED,
+            "leased_by": who.id,
+            "lease_expires_at": expires,
+            "assignment_id": row.id,
+        },
     )
-    # A draft left on a lapsed lease of the same slot comes back with it.
-    previous = (
-        await s.execute(
-            select(Assignment.draft, Assignment.draft_saved_at)
-            .where(
-                Assignment.slot_id == slot_id,
-                Assignment.user_id == who.id,
-                Assignment.draft.is_not(None),
-            )
-            .order_by(Assignment.id.desc())
-            .limit(1)
-        )
-    ).first()
-    if previous is not None:
-        a.draft, a.draft_saved_at = previous.draft, previous.draft_saved_at
-    s.add(a)
-    await s.flush()
-    result = await s.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, Slot.state == OPEN)
-        .values(state=LEASED, leased_by=who.id, lease_expires_at=expires, assignment_id=a.id)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if taken.rowcount != 1:
         raise Conflict("the slot was taken; try again")
-    s.add(Touch(item_id=item_id, user_id=who.id))
-    await s.flush()
-    return a
+    await conn.execute(_INSERT_TOUCH, {"item_id": item_id, "user_id": who.id})
+    return _attach(
+        s,
+        Assignment(
+            id=row.id,
+            **fields,
+            ended_at=None,
+            draft=row.draft,
+            draft_saved_at=row.draft_saved_at,
+            idempotency_key=None,
+            request_hash=None,
+            response_id=None,
+        ),
+    )
 
 
 class ReclaimSchedule:
@@ -221,6 +311,34 @@ async def next_assignment(
     schedule: ReclaimSchedule | None = None,
 ) -> tuple[Assignment | None, projects.Access | None, str | None]:
     """The person's current lease, or a new one on the best open slot, or why there is none."""
+    a, acc, reason, _ = await _next(s, who, project_id, now, pg, schedule)
+    return a, acc, reason
+
+
+async def next_assignment_out(
+    s: AsyncSession,
+    who: Principal,
+    project_id: str | None,
+    now: datetime,
+    pg: bool,
+    schedule: ReclaimSchedule | None = None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``next_assignment`` as the API shows it: ``(assignment_out, None)`` or ``(None, why)``."""
+    a, acc, reason, item_data = await _next(s, who, project_id, now, pg, schedule)
+    if a is None:
+        return None, reason
+    return await assignment_out(s, a, acc, item_data=item_data), None
+
+
+async def _next(
+    s: AsyncSession,
+    who: Principal,
+    project_id: str | None,
+    now: datetime,
+    pg: bool,
+    schedule: ReclaimSchedule | None,
+) -> tuple[Assignment | None, projects.Access | None, str | None, dict[str, Any] | None]:
+    """``next_assignment``, plus the item's data when a new lease read it already."""
     if pg:
         # A double-clicked `next` must return the one lease, not race itself to a 204.
         await accounts.lock_user(s, who.id)
@@ -228,26 +346,28 @@ async def next_assignment(
         acc = await projects.access(s, who, project_id)
         reason = await projects.work_reason(s, who, acc)
         if reason is not None:
-            return None, None, reason
+            return None, None, reason, None
         candidates = [acc]
     else:
         candidates = await projects.workable_projects(s, who)
         if not candidates:
-            return None, None, "not_approved" if who.status != "approved" else "no_eligible_project"
+            why = "not_approved" if who.status != "approved" else "no_eligible_project"
+            return None, None, why, None
     for acc in candidates:
         if schedule is None or schedule.due(acc.project.id, now):
             await reclaim_expired(s, acc.project.id, now, pg)
         held = await _held(s, who.id, acc.project.id, now)
         if held is not None:
-            return held, acc, None
+            return held, acc, None, None
     for acc in candidates:
         stages = (REVIEW, ATTEMPT) if projects.may_review(who, acc) else (ATTEMPT,)
         for stage in stages:
             picked = await _pick_slot(s, acc.project.id, stage, who.id, pg)
             if picked is not None:
-                a = await _lease(s, acc, who, picked[0], picked[1], stage, now)
-                return a, acc, None
-    return None, None, "queue_empty"
+                slot_id, item_id, item_data = picked
+                a = await _lease(s, acc, who, slot_id, item_id, stage, now)
+                return a, acc, None, item_data
+    return None, None, "queue_empty", None
 
 
 # ---- the holder's actions ------------------------------------------------------------------
@@ -348,7 +468,11 @@ async def submit(
     now: datetime,
 ) -> tuple[Response, bool]:
     """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
-    a = await own_assignment(s, who, assignment_id, lock=True)
+    # The assignment (locked), its project and its item's data in one statement.
+    row = (await s.execute(_FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")})).first()
+    if row is None or row.Assignment.user_id != who.id:
+        raise NotFound("assignment not found")
+    a: Assignment = row.Assignment
     digest = _body_hash(body)
     if a.response_id is not None:
         if key is not None and key == a.idempotency_key:
@@ -359,26 +483,36 @@ async def submit(
             return existing, False
         raise LeaseLost("this assignment was already submitted")
     _require_live(a, now)
-    item = await s.get(Item, a.item_id)
-    acc = projects.Access(await _project(s, a.project_id), None)
-    assert item is not None
+    item = _ItemData(a.item_id, row.data, row.priority)
+    acc = projects.Access(row.Project, None)
     if a.stage == ATTEMPT:
         response = await _submit_attempt(s, who, a, acc, item, body, now)
     else:
         response = await _submit_review(s, who, a, acc, item, body, now)
-    a.state = "submitted"
-    a.ended_at = now
-    a.idempotency_key = key
-    a.request_hash = digest
-    a.response_id = response.id
-    a.active_seconds = response.active_seconds
-    await s.execute(
-        update(Slot)
-        .where(Slot.id == a.slot_id)
-        .values(state=DONE, leased_by=None, lease_expires_at=None)
-    )
-    await s.flush()
+    ended = {
+        "state": "submitted",
+        "ended_at": now,
+        "idempotency_key": key,
+        "request_hash": digest,
+        "response_id": response.id,
+        "active_seconds": response.active_seconds,
+    }
+    conn = await s.connection()
+    await conn.execute(_END_ASSIGNMENT, {"p_id": a.id, **ended})
+    for name, value in ended.items():
+        set_committed_value(a, name, value)
+    done = {"state": DONE, "leased_by": None, "lease_expires_at": None}
+    await conn.execute(_SLOT_DONE, {"p_slot": a.slot_id, **done})
     return response, True
+
+
+@dataclass(frozen=True)
+class _ItemData:
+    """What a submission needs of its item."""
+
+    id: int
+    data: dict[str, Any]
+    priority: int
 
 
 async def _project(s: AsyncSession, project_id: int) -> Project:
@@ -397,7 +531,7 @@ def _reject_fields(body: SubmitIn, names: tuple[str, ...], stage: str) -> None:
             )
 
 
-def _check_answer(acc: projects.Access, answer: Any, item: Item) -> None:
+def _check_answer(acc: projects.Access, answer: Any, item: _ItemData) -> None:
     problems = acc.template.check_answer(answer, item.data, ["body", "answer"])
     if problems:
         first = problems[0]
@@ -410,20 +544,28 @@ async def _record(
     s: AsyncSession, a: Assignment, body: SubmitIn, now: datetime, **fields: Any
 ) -> Response:
     """Store what the holder of ``a`` submitted, with the larger of the two active times."""
-    response = Response(
-        project_id=a.project_id,
-        item_id=a.item_id,
-        slot_id=a.slot_id,
-        assignment_id=a.id,
-        user_id=a.user_id,
-        answer=body.answer,
-        active_seconds=max(a.active_seconds, body.active_seconds or 0),
-        created_at=now,
+    values: dict[str, Any] = {
+        "project_id": a.project_id,
+        "item_id": a.item_id,
+        "slot_id": a.slot_id,
+        "assignment_id": a.id,
+        "user_id": a.user_id,
+        "answer": body.answer,
+        "active_seconds": max(a.active_seconds, body.active_seconds or 0),
+        "created_at": now,
+        "status": "submitted",
+        "needs_review": False,
+        "target_response_id": None,
+        "verdict": None,
+        "feedback": None,
+        "score": None,
+        "review_id": None,
+        "generation_ids": None,
         **fields,
-    )
-    s.add(response)
-    await s.flush()
-    return response
+    }
+    conn = await s.connection()
+    response_id = (await conn.execute(_INSERT_RESPONSE, values)).scalar_one()
+    return _attach(s, Response(id=response_id, **values))
 
 
 async def _submit_attempt(
@@ -431,7 +573,7 @@ async def _submit_attempt(
     who: Principal,
     a: Assignment,
     acc: projects.Access,
-    item: Item,
+    item: _ItemData,
     body: SubmitIn,
     now: datetime,
 ) -> Response:
@@ -467,7 +609,7 @@ async def _submit_review(
     who: Principal,
     a: Assignment,
     acc: projects.Access,
-    item: Item,
+    item: _ItemData,
     body: SubmitIn,
     now: datetime,
 ) -> Response:
@@ -522,11 +664,18 @@ async def _submit_review(
 
 
 async def assignment_out(
-    s: AsyncSession, a: Assignment, acc: projects.Access | None, *, with_draft: bool = False
+    s: AsyncSession,
+    a: Assignment,
+    acc: projects.Access | None,
+    *,
+    with_draft: bool = False,
+    item_data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The assignment as the API shows it; ``item_data`` when the caller already read it."""
     project = acc.project if acc else await _project(s, a.project_id)
-    item = await s.get(Item, a.item_id)
-    assert item is not None
+    if item_data is None:
+        conn = await s.connection()
+        item_data = (await conn.execute(_ITEM_DATA, {"p_item": a.item_id})).scalar_one()
     under_review = None
     if a.stage == REVIEW:
         slot = await s.get(Slot, a.slot_id)
@@ -538,7 +687,7 @@ async def assignment_out(
         "project_id": str(a.project_id),
         "stage": a.stage,
         "state": a.state,
-        "item": {"id": str(item.id), "data": item.data},
+        "item": {"id": str(a.item_id), "data": item_data},
         "template": project.template,
         "under_review": under_review,
         "expires_at": iso(a.expires_at),
