@@ -3,8 +3,11 @@
 aiosqlite hands every call to its own thread and back, which costs 0.3-0.7 ms of CPU per
 statement; the indexed statements of a request take microseconds in SQLite itself. So calls
 run on the event loop's thread, and the connection's busy timeout is 0: a statement that
-would have to wait for another process's write lock fails at once with SQLITE_BUSY instead
-of blocking the loop, and is then run again on aiosqlite's thread with the real timeout.
+would have to wait for another process's write lock (another server worker, the CLI) fails
+at once with SQLITE_BUSY instead of blocking the loop, and is tried again after a short
+asynchronous sleep until the busy timeout has passed. The loop serves other requests
+meanwhile, and the retries wake sooner than SQLite's own busy handler, whose sleeps grow to
+100 ms.
 
 Only a statement that starts from outside a transaction is retried (``BEGIN IMMEDIATE``, an
 autocommit statement): SQLITE_BUSY means it did nothing, so running it again is exact.
@@ -14,12 +17,18 @@ so nothing there can be busy.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import aiosqlite
+
+# Waiting for another process's write lock: short at first (its transactions take a
+# millisecond or two), never long enough to leave the lock idle for many of them.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0002, 0.002
 
 
 class InlineConnection(aiosqlite.Connection):
@@ -37,27 +46,19 @@ class InlineConnection(aiosqlite.Connection):
         if not self._running or conn is None:
             raise ValueError("Connection closed")
         was_in_transaction = conn.in_transaction
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
-            if not busy or was_in_transaction or conn.in_transaction:
-                raise
-        return await super()._execute(partial(self._waiting, conn, fn, args, kwargs))
-
-    def _waiting(
-        self,
-        conn: sqlite3.Connection,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        """On aiosqlite's thread: wait for the lock as long as the settings allow."""
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            conn.execute("PRAGMA busy_timeout = 0")
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+                if not busy or was_in_transaction or conn.in_transaction:
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE)
 
 
 def make_connect(busy_timeout_ms: int) -> Callable[..., InlineConnection]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,18 +115,21 @@ def _check_references(project: Project, template: Template) -> None:
             )
 
 
+# Every `next` runs it: built once (building a statement costs more than running it).
+_ACCESS = (
+    select(Project, Membership.role)
+    .outerjoin(
+        Membership,
+        (Membership.project_id == Project.id) & (Membership.user_id == bindparam("p_user")),
+    )
+    .where(Project.id == bindparam("p_project"))
+)
+
+
 async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Access:
     """The project if ``who`` may see it; otherwise it does not exist for them (404)."""
-    row = (
-        await s.execute(
-            select(Project, Membership.role)
-            .outerjoin(
-                Membership,
-                (Membership.project_id == Project.id) & (Membership.user_id == who.id),
-            )
-            .where(Project.id == parse_id(project_id, "project"))
-        )
-    ).first()
+    params = {"p_user": who.id, "p_project": parse_id(project_id, "project")}
+    row = (await s.execute(_ACCESS, params)).first()
     if row is None:
         raise NotFound("project not found")
     project, role = row
