@@ -42,10 +42,15 @@ _template_cache: dict[tuple[int, datetime], Template] = {}
 
 def template_of(project: Project) -> Template:
     """Parsed templates are cached per project version: any change bumps ``updated_at``."""
-    key = (project.id, project.updated_at)
+    return template_for(project.id, project.updated_at, project.template)
+
+
+def template_for(project_id: int, updated_at: datetime, template: dict[str, Any]) -> Template:
+    """``template_of`` for a project read as columns: its id, ``updated_at`` and template."""
+    key = (project_id, updated_at)
     cached = _template_cache.get(key)
     if cached is None:
-        cached = parse_template(project.template, ["template"])
+        cached = parse_template(template, ["template"])
         if len(_template_cache) > 1000:
             _template_cache.clear()
         _template_cache[key] = cached

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
@@ -36,6 +37,7 @@ from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from inlier.kit.ids import parse_id
 from inlier.projects import service as projects
 from inlier.projects.models import Item, Project
+from inlier.questions import Template
 from inlier.workflow.models import DONE, LEASED, OPEN, Assignment, Response, Slot, Touch
 from inlier.workflow.schemas import SubmitIn
 
@@ -106,22 +108,33 @@ _INSERT_LEASE = (
 )
 _TAKE_SLOT = update(_slots).where(_S.id == bindparam("p_slot"), _IS_OPEN)
 _INSERT_TOUCH = insert(_touches)
-_HELD = select(Assignment).where(
-    Assignment.user_id == bindparam("p_user"),
-    Assignment.project_id == bindparam("p_project"),
-    Assignment.state == "active",
+_HELD = select(_A.id).where(
+    _A.user_id == bindparam("p_user"),
+    _A.project_id == bindparam("p_project"),
+    _A.state == literal_column("'active'"),
 )
 _ITEM_DATA = select(_I.data).where(_I.id == bindparam("p_item"))
 _INSERT_RESPONSE = insert(_responses).returning(_R.id)
+_projects = _tables["projects"]
+_ASSIGNMENT_FIELDS = tuple(c.name for c in _assignments.c if c.name not in ("draft",))
+_P = _projects.c
+# What a submission reads: the assignment, its project's rules and its item, in one statement.
 _FOR_SUBMIT = (
-    select(Assignment, Project, Item.data, Item.priority)
-    .join(Project, Project.id == Assignment.project_id)
-    .join(Item, Item.id == Assignment.item_id)
-    .where(Assignment.id == bindparam("p_id"))
+    select(
+        *(_A[name] for name in _ASSIGNMENT_FIELDS),
+        _P.updated_at.label("project_updated_at"),
+        _P.template.label("project_template"),
+        _P.workflow.label("project_workflow"),
+        _I.data.label("item_data"),
+        _I.priority.label("item_priority"),
+    )
+    .select_from(
+        _assignments.join(_projects, _P.id == _A.project_id).join(_items, _I.id == _A.item_id)
+    )
+    .where(_A.id == bindparam("p_id"))
     # Two racing submits of one lease run one after the other (PostgreSQL; SQLite has one
     # writer), and the second sees the first's result.
-    .with_for_update(of=Assignment)
-    .execution_options(populate_existing=True)
+    .with_for_update(of=_assignments)
 )
 _END_ASSIGNMENT = update(_assignments).where(_A.id == bindparam("p_id"))
 _SLOT_DONE = update(_slots).where(_S.id == bindparam("p_slot"))
@@ -210,8 +223,11 @@ async def _pick_slot(
 
 async def _held(s: AsyncSession, user_id: int, project_id: int, now: datetime) -> Assignment | None:
     """The person's live lease on the project; one that ran out is ended here and now."""
-    params = {"p_user": user_id, "p_project": project_id}
-    a = (await s.execute(_HELD, params)).scalar_one_or_none()
+    conn = await s.connection()
+    held_id = (await conn.execute(_HELD, {"p_user": user_id, "p_project": project_id})).scalar()
+    if held_id is None:  # the usual case: no ORM load
+        return None
+    a = await s.get(Assignment, held_id)
     if a is None or a.expires_at > now:
         return a
     # Reclaim may have skipped this slot (locked by a concurrent caller): end it ourselves.
@@ -392,7 +408,7 @@ async def own_assignment(
     return a
 
 
-def _require_live(a: Assignment, now: datetime) -> None:
+def _require_live(a: Assignment | _Submitting, now: datetime) -> None:
     if a.state != "active":
         raise LeaseLost(f"this assignment is {a.state}; it is no longer yours")
     if a.expires_at <= now:
@@ -468,11 +484,23 @@ async def submit(
     now: datetime,
 ) -> tuple[Response, bool]:
     """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
-    # The assignment (locked), its project and its item's data in one statement.
-    row = (await s.execute(_FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")})).first()
-    if row is None or row.Assignment.user_id != who.id:
+    row = (
+        await (await s.connection()).execute(
+            _FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")}
+        )
+    ).first()
+    if row is None or row.user_id != who.id:
         raise NotFound("assignment not found")
-    a: Assignment = row.Assignment
+    a = _Submitting(
+        **{name: row._mapping[name] for name in _ASSIGNMENT_FIELDS},
+        template=projects.template_for(
+            row.project_id, row.project_updated_at, row.project_template
+        ),
+        workflow=row.project_workflow or {},
+        item_data=row.item_data,
+        item_priority=row.item_priority,
+    )
+    _refresh_loaded(s, row)
     digest = _body_hash(body)
     if a.response_id is not None:
         if key is not None and key == a.idempotency_key:
@@ -483,12 +511,10 @@ async def submit(
             return existing, False
         raise LeaseLost("this assignment was already submitted")
     _require_live(a, now)
-    item = _ItemData(a.item_id, row.data, row.priority)
-    acc = projects.Access(row.Project, None)
     if a.stage == ATTEMPT:
-        response = await _submit_attempt(s, who, a, acc, item, body, now)
+        response = await _submit_attempt(s, who, a, body, now)
     else:
-        response = await _submit_review(s, who, a, acc, item, body, now)
+        response = await _submit_review(s, who, a, body, now)
     ended = {
         "state": "submitted",
         "ended_at": now,
@@ -499,20 +525,45 @@ async def submit(
     }
     conn = await s.connection()
     await conn.execute(_END_ASSIGNMENT, {"p_id": a.id, **ended})
-    for name, value in ended.items():
-        set_committed_value(a, name, value)
+    _refresh_loaded(s, {"id": a.id, **ended})
     done = {"state": DONE, "leased_by": None, "lease_expires_at": None}
     await conn.execute(_SLOT_DONE, {"p_slot": a.slot_id, **done})
     return response, True
 
 
 @dataclass(frozen=True)
-class _ItemData:
-    """What a submission needs of its item."""
+class _Submitting:
+    """The assignment being submitted, with what the submission needs of its project and item."""
 
     id: int
-    data: dict[str, Any]
-    priority: int
+    slot_id: int
+    project_id: int
+    item_id: int
+    user_id: int
+    stage: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    active_seconds: int
+    draft_saved_at: datetime | None
+    idempotency_key: str | None
+    request_hash: str | None
+    response_id: int | None
+    template: Template
+    workflow: dict[str, Any]
+    item_data: dict[str, Any]
+    item_priority: int
+
+
+def _refresh_loaded(s: AsyncSession, values: Any) -> None:
+    """Core writes bypass the session: an Assignment it already holds gets the new values."""
+    mapping = getattr(values, "_mapping", values)
+    a = s.sync_session.identity_map.get(identity_key(Assignment, mapping["id"]))
+    if a is not None:
+        for name in _ASSIGNMENT_FIELDS:
+            if name in mapping:
+                set_committed_value(a, name, mapping[name])
 
 
 async def _project(s: AsyncSession, project_id: int) -> Project:
@@ -531,8 +582,8 @@ def _reject_fields(body: SubmitIn, names: tuple[str, ...], stage: str) -> None:
             )
 
 
-def _check_answer(acc: projects.Access, answer: Any, item: _ItemData) -> None:
-    problems = acc.template.check_answer(answer, item.data, ["body", "answer"])
+def _check_answer(a: _Submitting, answer: Any) -> None:
+    problems = a.template.check_answer(answer, a.item_data, ["body", "answer"])
     if problems:
         first = problems[0]
         raise InvalidInput(
@@ -541,7 +592,7 @@ def _check_answer(acc: projects.Access, answer: Any, item: _ItemData) -> None:
 
 
 async def _record(
-    s: AsyncSession, a: Assignment, body: SubmitIn, now: datetime, **fields: Any
+    s: AsyncSession, a: _Submitting, body: SubmitIn, now: datetime, **fields: Any
 ) -> Response:
     """Store what the holder of ``a`` submitted, with the larger of the two active times."""
     values: dict[str, Any] = {
@@ -571,9 +622,7 @@ async def _record(
 async def _submit_attempt(
     s: AsyncSession,
     who: Principal,
-    a: Assignment,
-    acc: projects.Access,
-    item: _ItemData,
+    a: _Submitting,
     body: SubmitIn,
     now: datetime,
 ) -> Response:
@@ -582,11 +631,11 @@ async def _submit_attempt(
         raise InvalidInput(
             "answer: required", errors=[{"loc": ["body", "answer"], "msg": "field required"}]
         )
-    _check_answer(acc, body.answer, item)
+    _check_answer(a, body.answer)
     response = await _record(
         s, a, body, now, stage=ATTEMPT, status="submitted", generation_ids=body.generation_ids
     )
-    rate = float(((acc.project.workflow or {}).get("review") or {}).get("sample_rate", 0.0))
+    rate = float((a.workflow.get("review") or {}).get("sample_rate", 0.0))
     if _sampled(response.id, rate):
         response.needs_review = True
         s.add(
@@ -596,7 +645,7 @@ async def _submit_attempt(
                 stage=REVIEW,
                 replica=0,
                 state=OPEN,
-                priority=item.priority,
+                priority=a.item_priority,
                 target_response_id=response.id,
             )
         )
@@ -607,9 +656,7 @@ async def _submit_attempt(
 async def _submit_review(
     s: AsyncSession,
     who: Principal,
-    a: Assignment,
-    acc: projects.Access,
-    item: _ItemData,
+    a: _Submitting,
     body: SubmitIn,
     now: datetime,
 ) -> Response:
@@ -628,7 +675,7 @@ async def _submit_review(
                 "answer: an improvement carries the edited answer",
                 errors=[{"loc": ["body", "answer"], "msg": "required when the verdict is improve"}],
             )
-        _check_answer(acc, body.answer, item)
+        _check_answer(a, body.answer)
     elif body.answer is not None:
         raise InvalidInput(
             "answer: only an improvement carries an answer",
