@@ -1,4 +1,5 @@
-"""The inline SQLite driver: statements run on the loop, lock waits never block it."""
+"""Engines: the inline SQLite driver (statements on the loop, lock waits never block it),
+and both engines opening with and without a pool."""
 
 from __future__ import annotations
 
@@ -67,3 +68,13 @@ async def test_statements_inside_a_transaction_see_its_own_writes(tmp_path: Path
     async with db.session() as s:
         assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 0
     await db.dispose()
+
+
+async def test_both_engines_open_with_and_without_a_pool(db_url: str) -> None:
+    from conftest import make_settings
+
+    for null_pool in (False, True):
+        db = Database(make_settings(db_url), null_pool=null_pool)
+        async with db.session() as s:
+            assert (await s.execute(text("SELECT 1"))).scalar() == 1
+        await db.dispose()

@@ -26,7 +26,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Driver-level transactions lose updates under concurrency; we issue BEGIN ourselves.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    # The inline driver waits for locks on its thread, never on the event loop.
+    # The inline driver waits for locks itself, in async sleeps, never blocking the loop.
     busy = 0 if is_inline(dbapi_conn) else SQLITE_BUSY_TIMEOUT_MS
     for pragma in (
         "journal_mode=WAL",
@@ -53,10 +53,10 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
     elif is_sqlite(url):
         # One connection: SQLite has one writer anyway, and the pool queues callers fairly.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
-    if is_sqlite(url):
-        kwargs["connect_args"] = {"async_creator_fn": make_connect(SQLITE_BUSY_TIMEOUT_MS)}
     else:
         kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
+    if is_sqlite(url):
+        kwargs["connect_args"] = {"async_creator_fn": make_connect(SQLITE_BUSY_TIMEOUT_MS)}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
