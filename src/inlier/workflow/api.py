@@ -60,10 +60,10 @@ async def submit(
     request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    response, created = await service.submit(
+    out, created = await service.submit_out(
         s, who, assignment_id, body, idempotency_key, request.app.state.clock.now()
     )
-    return JSONResponse(service.response_out(response), status_code=201 if created else 200)
+    return JSONResponse(out, status_code=201 if created else 200)
 
 
 @router.post("/assignments/{assignment_id}/heartbeat", responses=problems(404, 409))

@@ -136,6 +136,7 @@ _FOR_SUBMIT = (
     # writer), and the second sees the first's result.
     .with_for_update(of=_assignments)
 )
+_NEEDS_REVIEW = update(_responses).where(_R.id == bindparam("p_id"))
 _END_ASSIGNMENT = update(_assignments).where(_A.id == bindparam("p_id"))
 _SLOT_DONE = update(_slots).where(_S.id == bindparam("p_slot"))
 
@@ -255,7 +256,7 @@ async def _lease(
     item_id: int,
     stage: str,
     now: datetime,
-) -> Assignment:
+) -> _Leased:
     expires = now + timedelta(minutes=acc.project.lease_minutes)
     fields: dict[str, Any] = {
         "slot_id": slot_id,
@@ -284,19 +285,41 @@ async def _lease(
     if taken.rowcount != 1:
         raise Conflict("the slot was taken; try again")
     await conn.execute(_INSERT_TOUCH, {"item_id": item_id, "user_id": who.id})
-    return _attach(
-        s,
-        Assignment(
-            id=row.id,
-            **fields,
-            ended_at=None,
-            draft=row.draft,
-            draft_saved_at=row.draft_saved_at,
-            idempotency_key=None,
-            request_hash=None,
-            response_id=None,
-        ),
+    return _Leased(
+        id=row.id,
+        **fields,
+        ended_at=None,
+        draft=row.draft,
+        draft_saved_at=row.draft_saved_at,
+        idempotency_key=None,
+        request_hash=None,
+        response_id=None,
     )
+
+
+@dataclass
+class _Leased:
+    """A lease just written with Core; an ``Assignment`` only for callers that want one."""
+
+    id: int
+    slot_id: int
+    project_id: int
+    item_id: int
+    user_id: int
+    stage: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    active_seconds: int
+    draft: dict[str, Any] | None
+    draft_saved_at: datetime | None
+    idempotency_key: str | None
+    request_hash: str | None
+    response_id: int | None
+
+    def attach(self, s: AsyncSession) -> Assignment:
+        return _attach(s, Assignment(**vars(self)))
 
 
 class ReclaimSchedule:
@@ -328,7 +351,7 @@ async def next_assignment(
 ) -> tuple[Assignment | None, projects.Access | None, str | None]:
     """The person's current lease, or a new one on the best open slot, or why there is none."""
     a, acc, reason, _ = await _next(s, who, project_id, now, pg, schedule)
-    return a, acc, reason
+    return (a.attach(s) if isinstance(a, _Leased) else a), acc, reason
 
 
 async def next_assignment_out(
@@ -353,7 +376,7 @@ async def _next(
     now: datetime,
     pg: bool,
     schedule: ReclaimSchedule | None,
-) -> tuple[Assignment | None, projects.Access | None, str | None, dict[str, Any] | None]:
+) -> tuple[Assignment | _Leased | None, projects.Access | None, str | None, dict[str, Any] | None]:
     """``next_assignment``, plus the item's data when a new lease read it already."""
     if pg:
         # A double-clicked `next` must return the one lease, not race itself to a 204.
@@ -484,6 +507,32 @@ async def submit(
     now: datetime,
 ) -> tuple[Response, bool]:
     """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
+    response, created = await _submit(s, who, assignment_id, body, key, now)
+    return (response.attach(s) if isinstance(response, _Recorded) else response), created
+
+
+async def submit_out(
+    s: AsyncSession,
+    who: Principal,
+    assignment_id: str,
+    body: SubmitIn,
+    key: str | None,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """``submit`` as the API shows it: ``(response_out, created)``."""
+    response, created = await _submit(s, who, assignment_id, body, key, now)
+    return response_out(response), created
+
+
+async def _submit(
+    s: AsyncSession,
+    who: Principal,
+    assignment_id: str,
+    body: SubmitIn,
+    key: str | None,
+    now: datetime,
+) -> tuple[Response | _Recorded, bool]:
+    """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
     row = (
         await (await s.connection()).execute(
             _FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")}
@@ -593,7 +642,7 @@ def _check_answer(a: _Submitting, answer: Any) -> None:
 
 async def _record(
     s: AsyncSession, a: _Submitting, body: SubmitIn, now: datetime, **fields: Any
-) -> Response:
+) -> _Recorded:
     """Store what the holder of ``a`` submitted, with the larger of the two active times."""
     values: dict[str, Any] = {
         "project_id": a.project_id,
@@ -616,7 +665,34 @@ async def _record(
     }
     conn = await s.connection()
     response_id = (await conn.execute(_INSERT_RESPONSE, values)).scalar_one()
-    return _attach(s, Response(id=response_id, **values))
+    return _Recorded(id=response_id, **values)
+
+
+@dataclass
+class _Recorded:
+    """A response just written with Core; a ``Response`` only for callers that want one."""
+
+    id: int
+    project_id: int
+    item_id: int
+    slot_id: int
+    assignment_id: int
+    user_id: int
+    stage: str
+    answer: dict[str, Any] | None
+    active_seconds: int
+    created_at: datetime
+    status: str
+    needs_review: bool
+    target_response_id: int | None
+    verdict: str | None
+    feedback: str | None
+    score: int | None
+    review_id: int | None
+    generation_ids: list[str] | None
+
+    def attach(self, s: AsyncSession) -> Response:
+        return _attach(s, Response(**vars(self)))
 
 
 async def _submit_attempt(
@@ -625,7 +701,7 @@ async def _submit_attempt(
     a: _Submitting,
     body: SubmitIn,
     now: datetime,
-) -> Response:
+) -> _Recorded:
     _reject_fields(body, ("verdict", "feedback", "score"), ATTEMPT)
     if body.answer is None:
         raise InvalidInput(
@@ -637,6 +713,8 @@ async def _submit_attempt(
     )
     rate = float((a.workflow.get("review") or {}).get("sample_rate", 0.0))
     if _sampled(response.id, rate):
+        conn = await s.connection()
+        await conn.execute(_NEEDS_REVIEW, {"p_id": response.id, "needs_review": True})
         response.needs_review = True
         s.add(
             Slot(
@@ -659,7 +737,7 @@ async def _submit_review(
     a: _Submitting,
     body: SubmitIn,
     now: datetime,
-) -> Response:
+) -> _Recorded:
     _reject_fields(body, ("generation_ids",), REVIEW)
     if body.verdict is None:
         raise InvalidInput(
@@ -712,7 +790,7 @@ async def _submit_review(
 
 async def assignment_out(
     s: AsyncSession,
-    a: Assignment,
+    a: Assignment | _Leased,
     acc: projects.Access | None,
     *,
     with_draft: bool = False,
@@ -747,7 +825,7 @@ async def assignment_out(
     return out
 
 
-def response_out(r: Response) -> dict[str, Any]:
+def response_out(r: Response | _Recorded) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(r.id),
         "assignment_id": str(r.assignment_id),
