@@ -108,6 +108,65 @@ _INSERT_LEASE = (
 )
 _TAKE_SLOT = update(_slots).where(_S.id == bindparam("p_slot"), _IS_OPEN)
 _INSERT_TOUCH = insert(_touches)
+
+
+def _bound(table: Any, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """Column values as typed parameters ``prefix + column`` (for statements inside a WITH)."""
+    return {n: bindparam(prefix + n, type_=table.c[n].type) for n in names}
+
+
+_LEASE_FIELDS = (
+    "slot_id",
+    "project_id",
+    "item_id",
+    "user_id",
+    "stage",
+    "state",
+    "created_at",
+    "expires_at",
+    "active_seconds",
+)
+
+
+def _lease_pg() -> Any:
+    """PostgreSQL: the lease's three writes in one round trip (data-modifying WITH).
+
+    ``taken`` is 0 when the slot was no longer open; the caller then rolls everything back.
+    """
+    leased = (
+        insert(_assignments)
+        .values(
+            **_bound(_assignments, "a_", _LEASE_FIELDS),
+            draft=_earlier_draft("draft"),
+            draft_saved_at=_earlier_draft("draft_saved_at"),
+        )
+        .returning(_A.id, _A.draft, _A.draft_saved_at)
+        .cte("leased")
+    )
+    taken = (
+        update(_slots)
+        .where(_S.id == bindparam("p_slot"), _IS_OPEN)
+        .values(
+            state=LEASED,
+            leased_by=bindparam("a_user_id", type_=_S.leased_by.type),
+            lease_expires_at=bindparam("a_expires_at", type_=_S.lease_expires_at.type),
+            assignment_id=select(leased.c.id).scalar_subquery(),
+        )
+        .returning(_S.id)
+        .cte("taken")
+    )
+    touched = (
+        insert(_touches).values(**_bound(_touches, "a_", ("item_id", "user_id"))).cte("touched")
+    )
+    return select(
+        leased.c.id,
+        leased.c.draft,
+        leased.c.draft_saved_at,
+        select(func.count()).select_from(taken).scalar_subquery().label("taken"),
+    ).add_cte(touched)
+
+
+_LEASE_PG = _lease_pg()
 _HELD = select(_A.id).where(
     _A.user_id == bindparam("p_user"),
     _A.project_id == bindparam("p_project"),
@@ -139,6 +198,40 @@ _FOR_SUBMIT = (
 _NEEDS_REVIEW = update(_responses).where(_R.id == bindparam("p_id"))
 _END_ASSIGNMENT = update(_assignments).where(_A.id == bindparam("p_id"))
 _SLOT_DONE = update(_slots).where(_S.id == bindparam("p_slot"))
+_RESPONSE_FIELDS = tuple(c.name for c in _responses.c if c.name != "id")
+
+
+def _record_pg() -> Any:
+    """PostgreSQL: the response, the end of its lease and the slot done in one round trip."""
+    recorded = (
+        insert(_responses)
+        .values(**_bound(_responses, "r_", _RESPONSE_FIELDS))
+        .returning(_R.id)
+        .cte("recorded")
+    )
+    ended = (
+        update(_assignments)
+        .where(_A.id == bindparam("p_id"))
+        .values(
+            **_bound(
+                _assignments,
+                "a_",
+                ("state", "ended_at", "idempotency_key", "request_hash", "active_seconds"),
+            ),
+            response_id=select(recorded.c.id).scalar_subquery(),
+        )
+        .cte("ended")
+    )
+    done = (
+        update(_slots)
+        .where(_S.id == bindparam("p_slot"))
+        .values(state=DONE, leased_by=None, lease_expires_at=None)
+        .cte("done")
+    )
+    return select(recorded.c.id).add_cte(ended).add_cte(done)
+
+
+_RECORD_PG = _record_pg()
 
 
 def _attach(s: AsyncSession, obj: Any) -> Any:
@@ -271,20 +364,28 @@ async def _lease(
     }
     conn = await s.connection()
     # A draft left on a lapsed lease of the same slot comes back with it (inside the INSERT).
-    row = (await conn.execute(_INSERT_LEASE, {**fields, "p_slot": slot_id, "p_user": who.id})).one()
-    taken = await conn.execute(
-        _TAKE_SLOT,
-        {
-            "p_slot": slot_id,
-            "state": LEASED,
-            "leased_by": who.id,
-            "lease_expires_at": expires,
-            "assignment_id": row.id,
-        },
-    )
-    if taken.rowcount != 1:
-        raise Conflict("the slot was taken; try again")
-    await conn.execute(_INSERT_TOUCH, {"item_id": item_id, "user_id": who.id})
+    keys = {"p_slot": slot_id, "p_user": who.id}
+    if conn.dialect.name == "postgresql":
+        row = (
+            await conn.execute(_LEASE_PG, {**{f"a_{k}": v for k, v in fields.items()}, **keys})
+        ).one()
+        if row.taken != 1:
+            raise Conflict("the slot was taken; try again")
+    else:
+        row = (await conn.execute(_INSERT_LEASE, {**fields, **keys})).one()
+        taken = await conn.execute(
+            _TAKE_SLOT,
+            {
+                "p_slot": slot_id,
+                "state": LEASED,
+                "leased_by": who.id,
+                "lease_expires_at": expires,
+                "assignment_id": row.id,
+            },
+        )
+        if taken.rowcount != 1:
+            raise Conflict("the slot was taken; try again")
+        await conn.execute(_INSERT_TOUCH, {"item_id": item_id, "user_id": who.id})
     return _Leased(
         id=row.id,
         **fields,
@@ -540,6 +641,7 @@ async def _submit(
     ).first()
     if row is None or row.user_id != who.id:
         raise NotFound("assignment not found")
+    digest = _body_hash(body)
     a = _Submitting(
         **{name: row._mapping[name] for name in _ASSIGNMENT_FIELDS},
         template=projects.template_for(
@@ -548,9 +650,9 @@ async def _submit(
         workflow=row.project_workflow or {},
         item_data=row.item_data,
         item_priority=row.item_priority,
+        ending={"ended_at": now, "idempotency_key": key, "request_hash": digest},
     )
     _refresh_loaded(s, row)
-    digest = _body_hash(body)
     if a.response_id is not None:
         if key is not None and key == a.idempotency_key:
             if digest != a.request_hash:
@@ -564,19 +666,6 @@ async def _submit(
         response = await _submit_attempt(s, who, a, body, now)
     else:
         response = await _submit_review(s, who, a, body, now)
-    ended = {
-        "state": "submitted",
-        "ended_at": now,
-        "idempotency_key": key,
-        "request_hash": digest,
-        "response_id": response.id,
-        "active_seconds": response.active_seconds,
-    }
-    conn = await s.connection()
-    await conn.execute(_END_ASSIGNMENT, {"p_id": a.id, **ended})
-    _refresh_loaded(s, {"id": a.id, **ended})
-    done = {"state": DONE, "leased_by": None, "lease_expires_at": None}
-    await conn.execute(_SLOT_DONE, {"p_slot": a.slot_id, **done})
     return response, True
 
 
@@ -603,6 +692,8 @@ class _Submitting:
     workflow: dict[str, Any]
     item_data: dict[str, Any]
     item_priority: int
+    # What the assignment records when the submission is stored (with its response's id).
+    ending: dict[str, Any]
 
 
 def _refresh_loaded(s: AsyncSession, values: Any) -> None:
@@ -663,8 +754,23 @@ async def _record(
         "generation_ids": None,
         **fields,
     }
+    # The lease ends and its slot is done in the same breath.
+    ended = {"state": "submitted", **a.ending, "active_seconds": values["active_seconds"]}
     conn = await s.connection()
-    response_id = (await conn.execute(_INSERT_RESPONSE, values)).scalar_one()
+    if conn.dialect.name == "postgresql":
+        params = {
+            **{f"r_{k}": v for k, v in values.items()},
+            **{f"a_{k}": v for k, v in ended.items()},
+            "p_id": a.id,
+            "p_slot": a.slot_id,
+        }
+        response_id = (await conn.execute(_RECORD_PG, params)).scalar_one()
+    else:
+        response_id = (await conn.execute(_INSERT_RESPONSE, values)).scalar_one()
+        await conn.execute(_END_ASSIGNMENT, {"p_id": a.id, **ended, "response_id": response_id})
+        done = {"state": DONE, "leased_by": None, "lease_expires_at": None}
+        await conn.execute(_SLOT_DONE, {"p_slot": a.slot_id, **done})
+    _refresh_loaded(s, {"id": a.id, **ended, "response_id": response_id})
     return _Recorded(id=response_id, **values)
 
 
