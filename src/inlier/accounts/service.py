@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.accounts.models import ApiToken, LoginFailure, Meta, User, UserSkill
 from inlier.accounts.passwords import Passwords, new_token, token_digest
+from inlier.db.engine import core_connection
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, RateLimited, invalid
 from inlier.kit.ids import parse_id
@@ -100,7 +101,7 @@ _LOCK_USER = select(_users.id).where(_users.id == bindparam("user_id")).with_for
 
 async def lock_user(s: AsyncSession, user_id: int) -> None:
     """Serialize one person's concurrent requests where it matters (PostgreSQL row lock)."""
-    conn = await s.connection()
+    conn = await core_connection(s)
     await conn.execute(_LOCK_USER, {"user_id": user_id})
 
 
@@ -186,7 +187,7 @@ _PRINCIPAL_BY_TOKEN = (
 
 
 async def principal_for_token(s: AsyncSession, raw: str, now: datetime) -> Principal | None:
-    conn = await s.connection()
+    conn = await core_connection(s)
     row = (await conn.execute(_PRINCIPAL_BY_TOKEN, {"digest": token_digest(raw)})).first()
     if row is None:
         return None

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -81,3 +82,22 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def core_connection(s: AsyncSession) -> AsyncConnection:
+    """The session's connection, for Core statements on the hot path.
+
+    ``AsyncSession.connection()`` costs a greenlet hop and proxy lookups per call; within one
+    transaction the connection cannot change, so it is kept in ``s.info`` with its transaction.
+    """
+    tx = s.sync_session.get_transaction()
+    cached = s.info.get(_CONNECTION_KEY)
+    if tx is not None and cached is not None and cached[0] is tx:
+        conn: AsyncConnection = cached[1]
+        return conn
+    conn = await s.connection()
+    s.info[_CONNECTION_KEY] = (s.sync_session.get_transaction(), conn)
+    return conn
+
+
+_CONNECTION_KEY = "inlier.core_connection"

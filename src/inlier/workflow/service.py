@@ -32,6 +32,7 @@ from sqlalchemy.orm.util import identity_key
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
+from inlier.db.engine import core_connection
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from inlier.kit.ids import parse_id
@@ -310,14 +311,14 @@ async def _pick_slot(
     s: AsyncSession, project_id: int, stage: str, user_id: int, pg: bool
 ) -> tuple[int, int, dict[str, Any]] | None:
     """``(slot id, item id, item data)``: the item comes along, so answering needs no query."""
-    conn = await s.connection()
+    conn = await core_connection(s)
     row = (await conn.execute(_PICK[pg], _pick_params(project_id, stage, user_id))).first()
     return (row.id, row.item_id, row.data) if row else None
 
 
 async def _held(s: AsyncSession, user_id: int, project_id: int, now: datetime) -> Assignment | None:
     """The person's live lease on the project; one that ran out is ended here and now."""
-    conn = await s.connection()
+    conn = await core_connection(s)
     held_id = (await conn.execute(_HELD, {"p_user": user_id, "p_project": project_id})).scalar()
     if held_id is None:  # the usual case: no ORM load
         return None
@@ -362,7 +363,7 @@ async def _lease(
         "expires_at": expires,
         "active_seconds": 0,
     }
-    conn = await s.connection()
+    conn = await core_connection(s)
     # A draft left on a lapsed lease of the same slot comes back with it (inside the INSERT).
     keys = {"p_slot": slot_id, "p_user": who.id}
     if conn.dialect.name == "postgresql":
@@ -635,7 +636,7 @@ async def _submit(
 ) -> tuple[Response | _Recorded, bool]:
     """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
     row = (
-        await (await s.connection()).execute(
+        await (await core_connection(s)).execute(
             _FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")}
         )
     ).first()
@@ -756,7 +757,7 @@ async def _record(
     }
     # The lease ends and its slot is done in the same breath.
     ended = {"state": "submitted", **a.ending, "active_seconds": values["active_seconds"]}
-    conn = await s.connection()
+    conn = await core_connection(s)
     if conn.dialect.name == "postgresql":
         params = {
             **{f"r_{k}": v for k, v in values.items()},
@@ -819,7 +820,7 @@ async def _submit_attempt(
     )
     rate = float((a.workflow.get("review") or {}).get("sample_rate", 0.0))
     if _sampled(response.id, rate):
-        conn = await s.connection()
+        conn = await core_connection(s)
         await conn.execute(_NEEDS_REVIEW, {"p_id": response.id, "needs_review": True})
         response.needs_review = True
         s.add(
@@ -905,7 +906,7 @@ async def assignment_out(
     """The assignment as the API shows it; ``item_data`` when the caller already read it."""
     project = acc.project if acc else await _project(s, a.project_id)
     if item_data is None:
-        conn = await s.connection()
+        conn = await core_connection(s)
         item_data = (await conn.execute(_ITEM_DATA, {"p_item": a.item_id})).scalar_one()
     under_review = None
     if a.stage == REVIEW:
