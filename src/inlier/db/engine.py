@@ -92,7 +92,9 @@ async def core_connection(s: AsyncSession) -> AsyncConnection:
     """
     tx = s.sync_session.get_transaction()
     cached = s.info.get(_CONNECTION_KEY)
-    if tx is not None and cached is not None and cached[0] is tx:
+    # Inside a savepoint the session must be asked, so that it emits the SAVEPOINT.
+    nested = s.sync_session.get_nested_transaction() is not None
+    if tx is not None and cached is not None and cached[0] is tx and not nested:
         conn: AsyncConnection = cached[1]
         return conn
     conn = await s.connection()
