@@ -1,5 +1,5 @@
-"""File imports across several chunks (on PostgreSQL a chunk is written while the next is
-checked): everything lands, or the first bad row is reported and nothing is kept."""
+"""File imports across several chunks (COPY on PostgreSQL, INSERTs on SQLite): everything
+lands, or the first bad row is reported and nothing is kept."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections.abc import Iterable, Iterator
@@ -394,32 +393,18 @@ class ItemWriter:
     Each chunk runs in a savepoint, so a duplicate ``external_id`` is reported with its row
     number instead of failing the whole transaction blindly; each chunk has its own batch tag,
     so opening its slots reads just that chunk (no sort of the whole import).
-
-    ``pipelined`` (PostgreSQL): a chunk is written while the caller checks the next one; the
-    caller yields to the loop now and then, and calls ``settle`` before reporting an error of
-    its own, so that an earlier chunk's error (an earlier row) is the one reported.
     """
 
-    def __init__(
-        self,
-        s: AsyncSession,
-        project: Project,
-        now: datetime,
-        batch: int = 2000,
-        *,
-        pipelined: bool = False,
-    ):
+    def __init__(self, s: AsyncSession, project: Project, now: datetime, batch: int = 2000):
         self.s = s
         self.project = project
         self.now = now
         self.batch_size = batch
         self.batch_id = secrets.token_hex(8)
         self.pending: list[dict[str, Any]] = []
-        self.count = 0  # rows handed to the database (written, or being written)
+        self.count = 0
         self.chunks = 0
         self.overlap = int((project.workflow or {}).get("overlap", 1))
-        self.pipelined = pipelined
-        self._writing: asyncio.Task[None] | None = None
 
     async def add(self, row: dict[str, Any]) -> None:
         self.pending.append(
@@ -437,55 +422,55 @@ class ItemWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        if not self.pending:
-            return
-        await self.settle()
-        chunk, first = self.pending, self.count + 1
-        self.pending = []
-        self.count += len(chunk)
-        self.chunks += 1
-        if self.pipelined:
-            self._writing = asyncio.create_task(self._write(chunk, first))
-        else:
-            await self._write(chunk, first)
-
-    async def settle(self) -> None:
-        """Wait for the chunk being written, if any; its error, if any, is raised here."""
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            await writing
-
-    def abandon(self) -> None:
-        """Stop writing (the transaction is being rolled back)."""
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.cancel()
-
-    async def _write(self, chunk: list[dict[str, Any]], first: int) -> None:
         from inlier.workflow.service import open_attempt_slots
 
+        if not self.pending:
+            return
         pg = self.s.get_bind().dialect.name == "postgresql"
         try:
             async with self.s.begin_nested():
                 # Asked inside the savepoint: the session emits SAVEPOINT on this request.
                 conn = await self.s.connection()
                 if pg:
-                    await _copy_items(conn, chunk)
+                    await self._copy(conn)
                 else:
-                    await conn.execute(insert(Item.metadata.tables["items"]), chunk)
+                    await conn.execute(insert(Item.metadata.tables["items"]), self.pending)
         except IntegrityError as exc:
-            raise await self._duplicate(exc, chunk, first) from exc
+            raise await self._duplicate(exc) from exc
         except Exception as exc:
             if not (pg and _is_pg_integrity_error(exc)):
                 raise
-            raise await self._duplicate(exc, chunk, first) from exc
-        await open_attempt_slots(self.s, self.project.id, chunk[0]["import_batch"], self.overlap)
+            raise await self._duplicate(exc) from exc
+        tag = self.pending[0]["import_batch"]
+        await open_attempt_slots(self.s, self.project.id, tag, self.overlap)
+        self.count += len(self.pending)
+        self.chunks += 1
+        self.pending = []
 
-    async def _duplicate(self, exc: Exception, chunk: list[dict[str, Any]], first: int) -> Conflict:
+    async def _copy(self, conn: AsyncConnection) -> None:
+        """PostgreSQL: the chunk goes in with COPY, several times cheaper than INSERTs."""
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        dumps = json.dumps  # what SQLAlchemy's JSON type uses; JSONB normalizes it anyway
+        records = [
+            (
+                r["project_id"],
+                r["external_id"],
+                dumps(r["data"]),
+                None if r["gold"] is None else dumps(r["gold"]),
+                r["priority"],
+                r["import_batch"],
+                r["created_at"],
+            )
+            for r in self.pending
+        ]
+        await raw.copy_records_to_table("items", records=records, columns=_COPY_COLUMNS)
+
+    async def _duplicate(self, exc: Exception) -> Conflict:
         seen: dict[str, int] = {}
-        for offset, row in enumerate(chunk):
+        for offset, row in enumerate(self.pending):
             ext = row["external_id"]
-            n = first + offset
+            n = self.count + offset + 1
             if ext is None:
                 continue
             if ext in seen:
@@ -497,32 +482,11 @@ class ItemWriter:
             if taken is not None:
                 return Conflict(f"row {n}: external_id {ext!r} already exists")
         reason = exc.orig if isinstance(exc, IntegrityError) else exc
-        return Conflict(f"rows {first}..{first + len(chunk) - 1}: {reason}")
+        return Conflict(f"rows {self.count + 1}..{self.count + len(self.pending)}: {reason}")
 
     async def finish(self) -> int:
         await self.flush()
-        await self.settle()
         return self.count
-
-
-async def _copy_items(conn: AsyncConnection, chunk: list[dict[str, Any]]) -> None:
-    """PostgreSQL: a chunk goes in with COPY, several times cheaper than INSERTs."""
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None
-    dumps = json.dumps  # what SQLAlchemy's JSON type uses; JSONB normalizes it anyway
-    records = [
-        (
-            r["project_id"],
-            r["external_id"],
-            dumps(r["data"]),
-            None if r["gold"] is None else dumps(r["gold"]),
-            r["priority"],
-            r["import_batch"],
-            r["created_at"],
-        )
-        for r in chunk
-    ]
-    await raw.copy_records_to_table("items", records=records, columns=_COPY_COLUMNS)
 
 
 async def import_items(s: AsyncSession, acc: Access, rows: list[Any], now: datetime) -> int:
@@ -582,25 +546,14 @@ async def import_file(
     async with db.session() as s:
         project = await s.get(Project, acc.project.id)
         assert project is not None
-        # PostgreSQL writes a chunk while this process checks the next (two cores at work).
-        pipelined = s.get_bind().dialect.name == "postgresql"
-        writer = ItemWriter(s, project, now, pipelined=pipelined)
+        writer = ItemWriter(s, project, now)
         checker = ItemChecker(acc.template)
-        try:
-            for n, raw in enumerate(read_rows(path, fmt, acc.template, count), start=1):
-                await writer.add(checker.check(n, raw))
-                if pipelined and n % 64 == 0:
-                    await asyncio.sleep(0)  # let the chunk being written make progress
-                if consumed and n % writer.batch_size == 0 and on_progress is not None:
-                    on_progress(consumed)
-                    consumed = 0
-            created = await writer.finish()
-        except Exception:
-            await writer.settle()  # an earlier chunk's error is about an earlier row
-            raise
-        except BaseException:
-            writer.abandon()
-            raise
+        for n, raw in enumerate(read_rows(path, fmt, acc.template, count), start=1):
+            await writer.add(checker.check(n, raw))
+            if consumed and n % writer.batch_size == 0 and on_progress is not None:
+                on_progress(consumed)
+                consumed = 0
+        created = await writer.finish()
     if on_progress is not None and consumed:
         on_progress(consumed)
     return created
