@@ -89,7 +89,12 @@ async def core_connection(s: AsyncSession) -> AsyncConnection:
 
     ``AsyncSession.connection()`` costs a greenlet hop and proxy lookups per call; within one
     transaction the connection cannot change, so it is kept in ``s.info`` with its transaction.
+    Pending ORM changes are flushed first, as ``s.execute`` would, so that Core statements see
+    them.
     """
+    sync = s.sync_session
+    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+        await s.flush()
     tx = s.sync_session.get_transaction()
     cached = s.info.get(_CONNECTION_KEY)
     # Inside a savepoint the session must be asked, so that it emits the SAVEPOINT.
