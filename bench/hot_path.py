@@ -3,15 +3,11 @@
 Runs the app in this process (create_app + httpx's ASGI transport: no network, no server
 process) on a fresh database made by `inlier init`, with one contributor doing --cycles
 sequential next + submit cycles. SQLAlchemy's cursor events time each statement as the app
-sees it (on SQLite that includes aiosqlite's hand-off to its thread). Prints the statements of
-a cycle with their mean time, statements and DB time per cycle, and CPU and wall per cycle.
-
---inline-sqlite is an experiment, not a configuration: it patches aiosqlite in this process so
-that statements run on the event-loop thread instead of being handed to aiosqlite's thread,
-to show what that hand-off costs. Compare a run with and without it.
+sees it (the app's SQLite driver runs statements on the event loop's thread, see
+inlier/db/sqlite_inline.py). Prints the statements of a cycle with their mean time,
+statements and DB time per cycle, and CPU and wall per cycle.
 
     .venv/bin/python bench/hot_path.py
-    .venv/bin/python bench/hot_path.py --inline-sqlite
     .venv/bin/python bench/hot_path.py --db postgresql
 """
 
@@ -40,28 +36,6 @@ from _common import (
     table,
     temp_dir,
 )
-
-
-def patch_aiosqlite_inline() -> None:
-    """Run aiosqlite's calls directly on the calling thread (experiment only)."""
-    import sqlite3
-
-    import aiosqlite.core as core
-
-    original_execute = core.Connection._execute
-    original_connect = sqlite3.connect
-
-    async def inline(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._connection is None:  # connecting still goes through the thread
-            return await original_execute(self, fn, *args, **kwargs)
-        return fn(*args, **kwargs)
-
-    def connect(*args: Any, **kwargs: Any) -> Any:
-        kwargs["check_same_thread"] = False
-        return original_connect(*args, **kwargs)
-
-    core.Connection._execute = inline  # type: ignore[method-assign]
-    sqlite3.connect = connect  # type: ignore[assignment]
 
 
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
@@ -171,20 +145,11 @@ def main() -> int:
     ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--cycles", type=int, default=300, help="measured cycles")
     ap.add_argument("--warmup", type=int, default=30, help="unmeasured cycles first")
-    ap.add_argument(
-        "--inline-sqlite",
-        action="store_true",
-        help="experiment: run SQLite calls on the event-loop thread (patches aiosqlite here)",
-    )
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1", help="server URL")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir and database")
     args = ap.parse_args()
     if not 1 <= args.cycles <= 100_000:
         ap.error("--cycles 1..100,000")
-    if args.inline_sqlite:
-        if args.db != "sqlite":
-            ap.error("--inline-sqlite is for --db sqlite")
-        patch_aiosqlite_inline()
 
     started = conditions()
     with Cleanup() as stack:
@@ -196,8 +161,7 @@ def main() -> int:
     n = args.cycles
     print()
     print(f"bench/hot_path.py · {started}")
-    mode = " (aiosqlite patched inline: experiment)" if args.inline_sqlite else ""
-    print(f"db={args.db}{mode} · 1 contributor, {n} sequential cycles, in-process ASGI")
+    print(f"db={args.db} · 1 contributor, {n} sequential cycles, in-process ASGI")
     for name in ("next", "submit"):
         rows = []
         for (ph, sql), v in res["timings"].items():

@@ -203,29 +203,11 @@ def fill_postgres(url: str, project_id: int, users: list[int], done: int, open_:
 # ---- the slot-picking query and its plan ---------------------------------------------------
 
 
-class _Capture:
-    """Stands in for a session: records the statement `_pick_slot` builds, returns no row."""
-
-    def __init__(self) -> None:
-        self.statement: Any = None
-
-    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        self.statement = statement
-
-        class _NoRow:
-            def first(self) -> None:
-                return None
-
-        return _NoRow()
-
-
 def pick_statement(project_id: int, user_id: int, pg: bool) -> Any:
-    """The statement inlier.workflow.service builds for picking an open attempt slot."""
+    """The statement inlier.workflow.service runs to pick an open attempt slot, values bound."""
     from inlier.workflow import service
 
-    cap = _Capture()
-    asyncio.run(service._pick_slot(cap, project_id, "attempt", user_id, pg))  # type: ignore[arg-type]
-    return cap.statement
+    return service._PICK[pg].params(service._pick_params(project_id, "attempt", user_id))
 
 
 def plan_sqlite(url: str, project_id: int, user_id: int) -> tuple[str, str, str]:

@@ -202,11 +202,13 @@ WORK_TEMPLATE: dict[str, Any] = {
         },
     ],
 }
+#: The privacy policy the cast publishes and everyone (applicants too) accepts.
+CURRENT_POLICY = "2026-01"
 APPLICATION: dict[str, Any] = {
     "name": "Applicant",
     "password": PASSWORD_FOR_APPLICANTS,
     "profile": {"country": "US", "degree": "PhD", "languages": ["en"]},
-    "consent": {"policy_version": "1"},
+    "consent": {"policy_version": CURRENT_POLICY},
 }
 # Many attempts, no cooldown, and a pass mark nobody reaches with no answers: every call
 # in the walk can start and submit one.
@@ -320,7 +322,6 @@ POLICY.update(
 # Erasing someone ends their sessions: these operations are called by a stand-in with the
 # caller's roles, on a fresh "other" user, so the cast stays signed in for the other rows.
 STAND_INS = {("DELETE", f"{V1}/me"), ("POST", f"{V1}/users/{{user_id}}/erase")}
-CURRENT_POLICY = "2026-01"
 
 # Which of P, Q and O each caller finds in GET /projects.
 LISTED: dict[str, set[str]] = {

@@ -453,3 +453,40 @@ async def test_models_are_checked_per_provider_and_keys_are_never_stored(
     made = await world.project(owner, template=TEMPLATE, models={"default": openai_model(fake)})
     assert made["models"]["default"]["api_key_env"] == KEY_ENV
     assert "sk-test-123" not in json.dumps(made)
+
+
+async def test_a_submission_judges_the_latest_generation_and_records_it(
+    world: World, fake: FakeOpenAI
+) -> None:
+    worker, aid, _ = await lease(world, {"default": openai_model(fake)})
+    judged = {"steps": [{"verdict": "approve"}] * len(STEPS), "final_answer_correct": True}
+    answer = {"prompt": PROMPT, "steps": judged}
+    # Nothing generated yet: there is nothing to judge.
+    r = await worker.post(
+        f"/assignments/{aid}/submit", json={"answer": answer}, headers={"Idempotency-Key": "a"}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "answer", "steps"]
+    assert "generate 'cot' first" in r.json()["detail"]
+
+    first = (await generate(worker, aid, inputs={"prompt": PROMPT})).json()
+    fake.answer = "Step 1: Only one step this time.\nStep 2: And a second."
+    latest = (await generate(worker, aid, inputs={"prompt": PROMPT})).json()
+    assert len(latest["value"]) == 2
+    held = (await worker.get(f"/assignments/{aid}")).json()
+    assert held["generations"]["cot"]["generation_id"] == latest["generation_id"]
+
+    # The steps judged must be the latest generation's, step for step.
+    r = await worker.post(
+        f"/assignments/{aid}/submit", json={"answer": answer}, headers={"Idempotency-Key": "b"}
+    )
+    assert r.status_code == 422 and "judge each of the 2 steps" in r.json()["detail"]
+    answer["steps"] = {"steps": [{"verdict": "approve"}] * 2, "final_answer_correct": True}
+    r = await worker.post(
+        f"/assignments/{aid}/submit",
+        json={"answer": answer, "generation_ids": [first["generation_id"]]},
+        headers={"Idempotency-Key": "c"},
+    )
+    assert r.status_code == 201, r.text
+    # The server records the generation the answer was made with, whatever the client says.
+    assert r.json()["generation_ids"] == [latest["generation_id"]]

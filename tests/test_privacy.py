@@ -117,9 +117,6 @@ async def test_work_stops_until_the_policy_in_force_is_accepted(
     assert await reason_for(app, worker) is None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the lead calls privacy.service.consent_reason in next_assignment"
-)
 async def test_next_answers_consent_required_and_a_held_lease_stays_held(world: World) -> None:
     admin = await world.admin()
     _owner, project, [worker] = await world.team(n_items=2, n_workers=1)
@@ -199,8 +196,8 @@ def read_zip(content: bytes) -> dict[str, Any]:
 
 async def test_the_data_export_holds_everything_about_me_and_no_secrets(world: World) -> None:
     admin = await world.admin()
-    await publish(admin, "v1")
     owner, worker, project, _ = await worked_world(world)
+    await publish(admin, "v1")
     await worker.post("/me/consents", json={"policy_version": "v1"})
     await admin.put(f"/users/{worker.id}/skills/medicine.cardiology", json={"level": 2})
     r = await worker.get("/me/data-export")

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inlier.accounts.models import ApiToken, LoginFailure, Meta, User, UserSkill
 from inlier.accounts.passwords import Passwords, new_token, token_digest
+from inlier.db.engine import core_connection
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, RateLimited, invalid
 from inlier.kit.ids import parse_id
@@ -94,9 +95,15 @@ async def user_by_email(s: AsyncSession, email: str) -> User:
     return user
 
 
+# Hot-path statements are built once, from the tables (Core: no ORM entity loading).
+_users, _tokens = User.__table__.c, ApiToken.__table__.c
+_LOCK_USER = select(_users.id).where(_users.id == bindparam("user_id")).with_for_update()
+
+
 async def lock_user(s: AsyncSession, user_id: int) -> None:
     """Serialize one person's concurrent requests where it matters (PostgreSQL row lock)."""
-    await s.execute(select(User.id).where(User.id == user_id).with_for_update())
+    conn = await core_connection(s)
+    await conn.execute(_LOCK_USER, {"user_id": user_id})
 
 
 async def find_user_by_email(s: AsyncSession, email: str) -> User | None:
@@ -162,20 +169,32 @@ async def issue_token(
     return raw
 
 
+# Every request runs this: built once, only the columns a Principal needs (not the password
+# hash), executed as Core so that no ORM entity is loaded.
+_PRINCIPAL_BY_TOKEN = (
+    select(
+        _users.id,
+        _users.email,
+        _users.name,
+        _users.roles,
+        _users.status,
+        _users.profile,
+        _users.active,
+        _tokens.expires_at,
+    )
+    .select_from(User.__table__.join(ApiToken.__table__, _tokens.user_id == _users.id))
+    .where(_tokens.token_hash == bindparam("digest"), _tokens.revoked.is_(False))
+)
+
+
 async def principal_for_token(s: AsyncSession, raw: str, now: datetime) -> Principal | None:
-    row = (
-        await s.execute(
-            select(User, ApiToken.expires_at)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == token_digest(raw), ApiToken.revoked.is_(False))
-        )
-    ).first()
+    conn = await core_connection(s)
+    row = (await conn.execute(_PRINCIPAL_BY_TOKEN, {"digest": token_digest(raw)})).first()
     if row is None:
         return None
-    user, expires_at = row
-    if not user.active or (expires_at is not None and expires_at <= now):
+    if not row.active or (row.expires_at is not None and row.expires_at <= now):
         return None
-    return principal_of(user)
+    return Principal(row.id, row.email, row.name, tuple(row.roles), row.status, row.profile)
 
 
 async def skills_of(s: AsyncSession, user_id: int) -> dict[str, int]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -15,16 +16,22 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from inlier.db.sqlite_inline import is_inline, make_connect
 from inlier.settings import Settings, async_database_url, is_sqlite
+
+# How long a statement waits for another process's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10000
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Driver-level transactions lose updates under concurrency; we issue BEGIN ourselves.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    # The inline driver waits for locks itself, in async sleeps, never blocking the loop.
+    busy = 0 if is_inline(dbapi_conn) else SQLITE_BUSY_TIMEOUT_MS
     for pragma in (
         "journal_mode=WAL",
-        "busy_timeout=10000",
+        f"busy_timeout={busy}",
         "synchronous=NORMAL",
         "foreign_keys=ON",
         "cache_size=-65536",
@@ -49,6 +56,8 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
         kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
+    if is_sqlite(url):
+        kwargs["connect_args"] = {"async_creator_fn": make_connect(SQLITE_BUSY_TIMEOUT_MS)}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -73,3 +82,29 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def core_connection(s: AsyncSession) -> AsyncConnection:
+    """The session's connection, for Core statements on the hot path.
+
+    ``AsyncSession.connection()`` costs a greenlet hop and proxy lookups per call; within one
+    transaction the connection cannot change, so it is kept in ``s.info`` with its transaction.
+    Pending ORM changes are flushed first, as ``s.execute`` would, so that Core statements see
+    them.
+    """
+    sync = s.sync_session
+    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+        await s.flush()
+    tx = s.sync_session.get_transaction()
+    cached = s.info.get(_CONNECTION_KEY)
+    # Inside a savepoint the session must be asked, so that it emits the SAVEPOINT.
+    nested = s.sync_session.get_nested_transaction() is not None
+    if tx is not None and cached is not None and cached[0] is tx and not nested:
+        conn: AsyncConnection = cached[1]
+        return conn
+    conn = await s.connection()
+    s.info[_CONNECTION_KEY] = (s.sync_session.get_transaction(), conn)
+    return conn
+
+
+_CONNECTION_KEY = "inlier.core_connection"

@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
@@ -43,10 +43,15 @@ _template_cache: dict[tuple[int, datetime], Template] = {}
 
 def template_of(project: Project) -> Template:
     """Parsed templates are cached per project version: any change bumps ``updated_at``."""
-    key = (project.id, project.updated_at)
+    return template_for(project.id, project.updated_at, project.template)
+
+
+def template_for(project_id: int, updated_at: datetime, template: dict[str, Any]) -> Template:
+    """``template_of`` for a project read as columns: its id, ``updated_at`` and template."""
+    key = (project_id, updated_at)
     cached = _template_cache.get(key)
     if cached is None:
-        cached = parse_template(project.template, ["template"])
+        cached = parse_template(template, ["template"])
         if len(_template_cache) > 1000:
             _template_cache.clear()
         _template_cache[key] = cached
@@ -135,18 +140,21 @@ def _check_references(project: Project, template: Template) -> None:
             )
 
 
+# Every `next` runs it: built once (building a statement costs more than running it).
+_ACCESS = (
+    select(Project, Membership.role)
+    .outerjoin(
+        Membership,
+        (Membership.project_id == Project.id) & (Membership.user_id == bindparam("p_user")),
+    )
+    .where(Project.id == bindparam("p_project"))
+)
+
+
 async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Access:
     """The project if ``who`` may see it; otherwise it does not exist for them (404)."""
-    row = (
-        await s.execute(
-            select(Project, Membership.role)
-            .outerjoin(
-                Membership,
-                (Membership.project_id == Project.id) & (Membership.user_id == who.id),
-            )
-            .where(Project.id == parse_id(project_id, "project"))
-        )
-    ).first()
+    params = {"p_user": who.id, "p_project": parse_id(project_id, "project")}
+    row = (await s.execute(_ACCESS, params)).first()
     if row is None:
         raise NotFound("project not found")
     project, role = row
@@ -400,6 +408,24 @@ def check_rows(template: Template, rows: Iterable[Any]) -> Iterator[dict[str, An
         yield checker.check(n, raw)
 
 
+_COPY_COLUMNS = (
+    "project_id",
+    "external_id",
+    "data",
+    "gold",
+    "priority",
+    "import_batch",
+    "created_at",
+)
+
+
+def _is_pg_integrity_error(exc: Exception) -> bool:
+    """asyncpg's own error for a violated constraint (COPY runs below SQLAlchemy)."""
+    import asyncpg
+
+    return isinstance(exc, asyncpg.exceptions.IntegrityConstraintViolationError)
+
+
 class ItemWriter:
     """Inserts checked rows in chunks and opens each chunk's slots set-wise as it goes.
 
@@ -439,10 +465,20 @@ class ItemWriter:
 
         if not self.pending:
             return
+        pg = self.s.get_bind().dialect.name == "postgresql"
         try:
             async with self.s.begin_nested():
-                await self.s.execute(insert(Item.metadata.tables["items"]), self.pending)
+                # Asked inside the savepoint: the session emits SAVEPOINT on this request.
+                conn = await self.s.connection()
+                if pg:
+                    await self._copy(conn)
+                else:
+                    await conn.execute(insert(Item.metadata.tables["items"]), self.pending)
         except IntegrityError as exc:
+            raise await self._duplicate(exc) from exc
+        except Exception as exc:
+            if not (pg and _is_pg_integrity_error(exc)):
+                raise
             raise await self._duplicate(exc) from exc
         tag = self.pending[0]["import_batch"]
         await open_attempt_slots(self.s, self.project.id, tag, self.overlap)
@@ -450,7 +486,26 @@ class ItemWriter:
         self.chunks += 1
         self.pending = []
 
-    async def _duplicate(self, exc: IntegrityError) -> Conflict:
+    async def _copy(self, conn: AsyncConnection) -> None:
+        """PostgreSQL: the chunk goes in with COPY, several times cheaper than INSERTs."""
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        dumps = json.dumps  # what SQLAlchemy's JSON type uses; JSONB normalizes it anyway
+        records = [
+            (
+                r["project_id"],
+                r["external_id"],
+                dumps(r["data"]),
+                None if r["gold"] is None else dumps(r["gold"]),
+                r["priority"],
+                r["import_batch"],
+                r["created_at"],
+            )
+            for r in self.pending
+        ]
+        await raw.copy_records_to_table("items", records=records, columns=_COPY_COLUMNS)
+
+    async def _duplicate(self, exc: Exception) -> Conflict:
         seen: dict[str, int] = {}
         for offset, row in enumerate(self.pending):
             ext = row["external_id"]
@@ -465,7 +520,8 @@ class ItemWriter:
             )
             if taken is not None:
                 return Conflict(f"row {n}: external_id {ext!r} already exists")
-        return Conflict(f"rows {self.count + 1}..{self.count + len(self.pending)}: {exc.orig}")
+        reason = exc.orig if isinstance(exc, IntegrityError) else exc
+        return Conflict(f"rows {self.count + 1}..{self.count + len(self.pending)}: {reason}")
 
     async def finish(self) -> int:
         await self.flush()

@@ -56,6 +56,8 @@ class Template:
         self.spec = spec
         self.fields = {f.name: f for f in spec.fields}
         self.questions = {q.name: q for q in spec.questions}
+        # Fields a model fills during the task (none: the queue skips the generations table).
+        self.generated = frozenset(f.name for f in spec.fields if f.generated is not None)
 
     def check_data(self, data: Any, loc: Loc) -> Problems:
         """An item's data: an object with every non-generated field, nothing unknown."""

@@ -32,10 +32,13 @@ async def next_assignment(
     project_id = body.project_id if body else None
     # One person's concurrent calls are serialized in the service (a row lock on PostgreSQL,
     # the single writer on SQLite), so they all get the same lease.
-    a, acc, reason = await service.next_assignment(s, who, project_id, now, state.pg, state.reclaim)
-    if a is None:
+    out, reason = await service.next_assignment_out(
+        s, who, project_id, now, state.pg, state.reclaim
+    )
+    if out is None:
         return Response(status_code=204, headers={"Inlier-Reason": reason or "queue_empty"})
-    return await service.assignment_out(s, a, acc)
+    # Already plain JSON values: FastAPI's encoder would only walk it again.
+    return JSONResponse(out)
 
 
 @router.get("/assignments/{assignment_id}", responses=problems(404))
@@ -57,10 +60,10 @@ async def submit(
     request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    response, created = await service.submit(
+    out, created = await service.submit_out(
         s, who, assignment_id, body, idempotency_key, request.app.state.clock.now()
     )
-    return JSONResponse(service.response_out(response), status_code=201 if created else 200)
+    return JSONResponse(out, status_code=201 if created else 200)
 
 
 @router.post("/assignments/{assignment_id}/heartbeat", responses=problems(404, 409))

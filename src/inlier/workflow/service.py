@@ -9,19 +9,38 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, literal_column, select, union_all, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
+from inlier.db.engine import core_connection
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from inlier.kit.ids import parse_id
+from inlier.llm import service as llm
+from inlier.privacy import service as privacy
 from inlier.projects import service as projects
 from inlier.projects.models import Item, Project
+from inlier.questions import Template
 from inlier.workflow.models import DONE, LEASED, OPEN, Assignment, Response, Slot, Touch
 from inlier.workflow.schemas import SubmitIn
 
@@ -31,6 +50,202 @@ ATTEMPT, REVIEW = "attempt", "review"
 IS_OPEN = Slot.state == literal_column("'open'")
 IS_LEASED = Slot.state == literal_column("'leased'")
 VERDICT_STATUS = {"approve": "approved", "improve": "improved", "reject": "rejected"}
+
+# The statements of `next` and `submit` are built once, from the tables, and run as Core:
+# building a statement and loading ORM rows cost more CPU than SQLite spends running them.
+# Parameters are named p_*, apart from column values of INSERT/UPDATE, which take the
+# column's name.
+_tables = Slot.metadata.tables
+_slots, _items, _touches = _tables["slots"], _tables["items"], _tables["touches"]
+_assignments, _responses = _tables["assignments"], _tables["responses"]
+_S, _I, _T, _A, _R = _slots.c, _items.c, _touches.c, _assignments.c, _responses.c
+
+_IS_OPEN = _S.state == literal_column("'open'")
+
+
+def _pick_statement(pg: bool) -> Select[Any]:
+    """The best open slot of a stage that the person has not touched, with its item's data."""
+    touched = select(_T.id).where(_T.item_id == _S.item_id, _T.user_id == bindparam("p_user"))
+    q = (
+        select(_S.id, _S.item_id, _I.data)
+        .select_from(_slots.join(_items, _I.id == _S.item_id))
+        .where(
+            _S.project_id == bindparam("p_project"),
+            _S.stage == bindparam("p_stage"),
+            _IS_OPEN,
+            ~touched.exists(),
+        )
+        .order_by(_S.priority.desc(), _S.id)
+        .limit(1)
+    )
+    if pg:
+        q = q.with_for_update(skip_locked=True, of=_slots)
+    return q
+
+
+_PICK = {pg: _pick_statement(pg) for pg in (False, True)}
+
+_earlier = _assignments.alias("earlier")
+
+
+def _earlier_draft(column: str) -> Any:
+    """A draft left on a lapsed lease of the same slot by the same person, newest first."""
+    return (
+        select(_earlier.c[column])
+        .where(
+            _earlier.c.slot_id == bindparam("p_slot"),
+            _earlier.c.user_id == bindparam("p_user"),
+            _earlier.c.draft.is_not(None),
+        )
+        .order_by(_earlier.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# The draft comes along inside the INSERT: usually there is none, and asking costs a statement.
+_INSERT_LEASE = (
+    insert(_assignments)
+    .values(draft=_earlier_draft("draft"), draft_saved_at=_earlier_draft("draft_saved_at"))
+    .returning(_A.id, _A.draft, _A.draft_saved_at)
+)
+_TAKE_SLOT = update(_slots).where(_S.id == bindparam("p_slot"), _IS_OPEN)
+_INSERT_TOUCH = insert(_touches)
+
+
+def _bound(table: Any, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """Column values as typed parameters ``prefix + column`` (for statements inside a WITH)."""
+    return {n: bindparam(prefix + n, type_=table.c[n].type) for n in names}
+
+
+_LEASE_FIELDS = (
+    "slot_id",
+    "project_id",
+    "item_id",
+    "user_id",
+    "stage",
+    "state",
+    "created_at",
+    "expires_at",
+    "active_seconds",
+)
+
+
+def _lease_pg() -> Any:
+    """PostgreSQL: the lease's three writes in one round trip (data-modifying WITH).
+
+    ``taken`` is 0 when the slot was no longer open; the caller then rolls everything back.
+    """
+    leased = (
+        insert(_assignments)
+        .values(
+            **_bound(_assignments, "a_", _LEASE_FIELDS),
+            draft=_earlier_draft("draft"),
+            draft_saved_at=_earlier_draft("draft_saved_at"),
+        )
+        .returning(_A.id, _A.draft, _A.draft_saved_at)
+        .cte("leased")
+    )
+    taken = (
+        update(_slots)
+        .where(_S.id == bindparam("p_slot"), _IS_OPEN)
+        .values(
+            state=LEASED,
+            leased_by=bindparam("a_user_id", type_=_S.leased_by.type),
+            lease_expires_at=bindparam("a_expires_at", type_=_S.lease_expires_at.type),
+            assignment_id=select(leased.c.id).scalar_subquery(),
+        )
+        .returning(_S.id)
+        .cte("taken")
+    )
+    touched = (
+        insert(_touches).values(**_bound(_touches, "a_", ("item_id", "user_id"))).cte("touched")
+    )
+    return select(
+        leased.c.id,
+        leased.c.draft,
+        leased.c.draft_saved_at,
+        select(func.count()).select_from(taken).scalar_subquery().label("taken"),
+    ).add_cte(touched)
+
+
+_LEASE_PG = _lease_pg()
+_HELD = select(_A.id).where(
+    _A.user_id == bindparam("p_user"),
+    _A.project_id == bindparam("p_project"),
+    _A.state == literal_column("'active'"),
+)
+_ITEM_DATA = select(_I.data).where(_I.id == bindparam("p_item"))
+_INSERT_RESPONSE = insert(_responses).returning(_R.id)
+_projects = _tables["projects"]
+_ASSIGNMENT_FIELDS = tuple(c.name for c in _assignments.c if c.name not in ("draft",))
+_P = _projects.c
+# What a submission reads: the assignment, its project's rules and its item, in one statement.
+_FOR_SUBMIT = (
+    select(
+        *(_A[name] for name in _ASSIGNMENT_FIELDS),
+        _P.updated_at.label("project_updated_at"),
+        _P.template.label("project_template"),
+        _P.workflow.label("project_workflow"),
+        _I.data.label("item_data"),
+        _I.priority.label("item_priority"),
+    )
+    .select_from(
+        _assignments.join(_projects, _P.id == _A.project_id).join(_items, _I.id == _A.item_id)
+    )
+    .where(_A.id == bindparam("p_id"))
+    # Two racing submits of one lease run one after the other (PostgreSQL; SQLite has one
+    # writer), and the second sees the first's result.
+    .with_for_update(of=_assignments)
+)
+_NEEDS_REVIEW = update(_responses).where(_R.id == bindparam("p_id"))
+_END_ASSIGNMENT = update(_assignments).where(_A.id == bindparam("p_id"))
+_SLOT_DONE = update(_slots).where(_S.id == bindparam("p_slot"))
+_RESPONSE_FIELDS = tuple(c.name for c in _responses.c if c.name != "id")
+
+
+def _record_pg() -> Any:
+    """PostgreSQL: the response, the end of its lease and the slot done in one round trip."""
+    recorded = (
+        insert(_responses)
+        .values(**_bound(_responses, "r_", _RESPONSE_FIELDS))
+        .returning(_R.id)
+        .cte("recorded")
+    )
+    ended = (
+        update(_assignments)
+        .where(_A.id == bindparam("p_id"))
+        .values(
+            **_bound(
+                _assignments,
+                "a_",
+                ("state", "ended_at", "idempotency_key", "request_hash", "active_seconds"),
+            ),
+            response_id=select(recorded.c.id).scalar_subquery(),
+        )
+        .cte("ended")
+    )
+    done = (
+        update(_slots)
+        .where(_S.id == bindparam("p_slot"))
+        .values(state=DONE, leased_by=None, lease_expires_at=None)
+        .cte("done")
+    )
+    return select(recorded.c.id).add_cte(ended).add_cte(done)
+
+
+_RECORD_PG = _record_pg()
+
+
+def _attach(s: AsyncSession, obj: Any) -> Any:
+    """Make an object written with Core part of the session, as if loaded from its row.
+
+    Every column attribute must be set: whatever is missing would be loaded lazily, which an
+    async session cannot do.
+    """
+    make_transient_to_detached(obj)
+    s.add(obj)
+    return obj
 
 
 # ---- slots ---------------------------------------------------------------------------------
@@ -90,40 +305,26 @@ async def _untouch(s: AsyncSession, item_id: int, user_id: int | None) -> None:
         await s.execute(delete(Touch).where(Touch.item_id == item_id, Touch.user_id == user_id))
 
 
+def _pick_params(project_id: int, stage: str, user_id: int) -> dict[str, Any]:
+    return {"p_project": project_id, "p_stage": stage, "p_user": user_id}
+
+
 async def _pick_slot(
     s: AsyncSession, project_id: int, stage: str, user_id: int, pg: bool
-) -> tuple[int, int] | None:
-    touched = select(Touch.id).where(Touch.item_id == Slot.item_id, Touch.user_id == user_id)
-    # The item comes along, so that answering with it needs no second query.
-    q = (
-        select(Slot.id, Slot.item_id, Item)
-        .join(Item, Item.id == Slot.item_id)
-        .where(
-            Slot.project_id == project_id,
-            Slot.stage == stage,
-            IS_OPEN,
-            ~touched.exists(),
-        )
-        .order_by(Slot.priority.desc(), Slot.id)
-        .limit(1)
-    )
-    if pg:
-        q = q.with_for_update(skip_locked=True, of=Slot)
-    row = (await s.execute(q)).first()
-    return (row.id, row.item_id) if row else None
+) -> tuple[int, int, dict[str, Any]] | None:
+    """``(slot id, item id, item data)``: the item comes along, so answering needs no query."""
+    conn = await core_connection(s)
+    row = (await conn.execute(_PICK[pg], _pick_params(project_id, stage, user_id))).first()
+    return (row.id, row.item_id, row.data) if row else None
 
 
 async def _held(s: AsyncSession, user_id: int, project_id: int, now: datetime) -> Assignment | None:
     """The person's live lease on the project; one that ran out is ended here and now."""
-    a = (
-        await s.execute(
-            select(Assignment).where(
-                Assignment.user_id == user_id,
-                Assignment.project_id == project_id,
-                Assignment.state == "active",
-            )
-        )
-    ).scalar_one_or_none()
+    conn = await core_connection(s)
+    held_id = (await conn.execute(_HELD, {"p_user": user_id, "p_project": project_id})).scalar()
+    if held_id is None:  # the usual case: no ORM load
+        return None
+    a = await s.get(Assignment, held_id)
     if a is None or a.expires_at > now:
         return a
     # Reclaim may have skipped this slot (locked by a concurrent caller): end it ourselves.
@@ -151,46 +352,78 @@ async def _lease(
     item_id: int,
     stage: str,
     now: datetime,
-) -> Assignment:
+) -> _Leased:
     expires = now + timedelta(minutes=acc.project.lease_minutes)
-    a = Assignment(
-        slot_id=slot_id,
-        project_id=acc.project.id,
-        item_id=item_id,
-        user_id=who.id,
-        stage=stage,
-        state="active",
-        created_at=now,
-        expires_at=expires,
-        active_seconds=0,
-    )
-    # A draft left on a lapsed lease of the same slot comes back with it.
-    previous = (
-        await s.execute(
-            select(Assignment.draft, Assignment.draft_saved_at)
-            .where(
-                Assignment.slot_id == slot_id,
-                Assignment.user_id == who.id,
-                Assignment.draft.is_not(None),
-            )
-            .order_by(Assignment.id.desc())
-            .limit(1)
+    fields: dict[str, Any] = {
+        "slot_id": slot_id,
+        "project_id": acc.project.id,
+        "item_id": item_id,
+        "user_id": who.id,
+        "stage": stage,
+        "state": "active",
+        "created_at": now,
+        "expires_at": expires,
+        "active_seconds": 0,
+    }
+    conn = await core_connection(s)
+    # A draft left on a lapsed lease of the same slot comes back with it (inside the INSERT).
+    keys = {"p_slot": slot_id, "p_user": who.id}
+    if conn.dialect.name == "postgresql":
+        row = (
+            await conn.execute(_LEASE_PG, {**{f"a_{k}": v for k, v in fields.items()}, **keys})
+        ).one()
+        if row.taken != 1:
+            raise Conflict("the slot was taken; try again")
+    else:
+        row = (await conn.execute(_INSERT_LEASE, {**fields, **keys})).one()
+        taken = await conn.execute(
+            _TAKE_SLOT,
+            {
+                "p_slot": slot_id,
+                "state": LEASED,
+                "leased_by": who.id,
+                "lease_expires_at": expires,
+                "assignment_id": row.id,
+            },
         )
-    ).first()
-    if previous is not None:
-        a.draft, a.draft_saved_at = previous.draft, previous.draft_saved_at
-    s.add(a)
-    await s.flush()
-    result = await s.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, Slot.state == OPEN)
-        .values(state=LEASED, leased_by=who.id, lease_expires_at=expires, assignment_id=a.id)
+        if taken.rowcount != 1:
+            raise Conflict("the slot was taken; try again")
+        await conn.execute(_INSERT_TOUCH, {"item_id": item_id, "user_id": who.id})
+    return _Leased(
+        id=row.id,
+        **fields,
+        ended_at=None,
+        draft=row.draft,
+        draft_saved_at=row.draft_saved_at,
+        idempotency_key=None,
+        request_hash=None,
+        response_id=None,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("the slot was taken; try again")
-    s.add(Touch(item_id=item_id, user_id=who.id))
-    await s.flush()
-    return a
+
+
+@dataclass
+class _Leased:
+    """A lease just written with Core; an ``Assignment`` only for callers that want one."""
+
+    id: int
+    slot_id: int
+    project_id: int
+    item_id: int
+    user_id: int
+    stage: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    active_seconds: int
+    draft: dict[str, Any] | None
+    draft_saved_at: datetime | None
+    idempotency_key: str | None
+    request_hash: str | None
+    response_id: int | None
+
+    def attach(self, s: AsyncSession) -> Assignment:
+        return _attach(s, Assignment(**vars(self)))
 
 
 class ReclaimSchedule:
@@ -221,6 +454,39 @@ async def next_assignment(
     schedule: ReclaimSchedule | None = None,
 ) -> tuple[Assignment | None, projects.Access | None, str | None]:
     """The person's current lease, or a new one on the best open slot, or why there is none."""
+    a, acc, reason, _ = await _next(s, who, project_id, now, pg, schedule)
+    return (a.attach(s) if isinstance(a, _Leased) else a), acc, reason
+
+
+async def next_assignment_out(
+    s: AsyncSession,
+    who: Principal,
+    project_id: str | None,
+    now: datetime,
+    pg: bool,
+    schedule: ReclaimSchedule | None = None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``next_assignment`` as the API shows it: ``(assignment_out, None)`` or ``(None, why)``."""
+    a, acc, reason, item_data = await _next(s, who, project_id, now, pg, schedule)
+    if a is None:
+        return None, reason
+    return await assignment_out(s, a, acc, item_data=item_data), None
+
+
+async def _next(
+    s: AsyncSession,
+    who: Principal,
+    project_id: str | None,
+    now: datetime,
+    pg: bool,
+    schedule: ReclaimSchedule | None,
+) -> tuple[Assignment | _Leased | None, projects.Access | None, str | None, dict[str, Any] | None]:
+    """``next_assignment``, plus the item's data when a new lease read it already."""
+    # Before anything else: nobody works under a privacy policy they have not accepted (a
+    # lease already held stays held; it can still be submitted).
+    consent = await privacy.consent_reason(s, who, now)
+    if consent is not None:
+        return None, None, consent, None
     if pg:
         # A double-clicked `next` must return the one lease, not race itself to a 204.
         await accounts.lock_user(s, who.id)
@@ -228,26 +494,30 @@ async def next_assignment(
         acc = await projects.access(s, who, project_id)
         reason = await projects.work_reason(s, who, acc)
         if reason is not None:
-            return None, None, reason
+            return None, None, reason, None
         candidates = [acc]
     else:
         candidates = await projects.workable_projects(s, who)
         if not candidates:
-            return None, None, "not_approved" if who.status != "approved" else "no_eligible_project"
+            # Imported here: the experts area reads the queue's overview.
+            from inlier.experts import service as experts
+
+            return None, None, await experts.nothing_to_do_reason(s, who, now), None
     for acc in candidates:
         if schedule is None or schedule.due(acc.project.id, now):
             await reclaim_expired(s, acc.project.id, now, pg)
         held = await _held(s, who.id, acc.project.id, now)
         if held is not None:
-            return held, acc, None
+            return held, acc, None, None
     for acc in candidates:
         stages = (REVIEW, ATTEMPT) if projects.may_review(who, acc) else (ATTEMPT,)
         for stage in stages:
             picked = await _pick_slot(s, acc.project.id, stage, who.id, pg)
             if picked is not None:
-                a = await _lease(s, acc, who, picked[0], picked[1], stage, now)
-                return a, acc, None
-    return None, None, "queue_empty"
+                slot_id, item_id, item_data = picked
+                a = await _lease(s, acc, who, slot_id, item_id, stage, now)
+                return a, acc, None, item_data
+    return None, None, "queue_empty", None
 
 
 # ---- the holder's actions ------------------------------------------------------------------
@@ -272,7 +542,7 @@ async def own_assignment(
     return a
 
 
-def _require_live(a: Assignment, now: datetime) -> None:
+def _require_live(a: Assignment | _Submitting, now: datetime) -> None:
     if a.state != "active":
         raise LeaseLost(f"this assignment is {a.state}; it is no longer yours")
     if a.expires_at <= now:
@@ -348,8 +618,51 @@ async def submit(
     now: datetime,
 ) -> tuple[Response, bool]:
     """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
-    a = await own_assignment(s, who, assignment_id, lock=True)
+    response, created = await _submit(s, who, assignment_id, body, key, now)
+    return (response.attach(s) if isinstance(response, _Recorded) else response), created
+
+
+async def submit_out(
+    s: AsyncSession,
+    who: Principal,
+    assignment_id: str,
+    body: SubmitIn,
+    key: str | None,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """``submit`` as the API shows it: ``(response_out, created)``."""
+    response, created = await _submit(s, who, assignment_id, body, key, now)
+    return response_out(response), created
+
+
+async def _submit(
+    s: AsyncSession,
+    who: Principal,
+    assignment_id: str,
+    body: SubmitIn,
+    key: str | None,
+    now: datetime,
+) -> tuple[Response | _Recorded, bool]:
+    """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
+    row = (
+        await (await core_connection(s)).execute(
+            _FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")}
+        )
+    ).first()
+    if row is None or row.user_id != who.id:
+        raise NotFound("assignment not found")
     digest = _body_hash(body)
+    a = _Submitting(
+        **{name: row._mapping[name] for name in _ASSIGNMENT_FIELDS},
+        template=projects.template_for(
+            row.project_id, row.project_updated_at, row.project_template
+        ),
+        workflow=row.project_workflow or {},
+        item_data=row.item_data,
+        item_priority=row.item_priority,
+        ending={"ended_at": now, "idempotency_key": key, "request_hash": digest},
+    )
+    _refresh_loaded(s, row)
     if a.response_id is not None:
         if key is not None and key == a.idempotency_key:
             if digest != a.request_hash:
@@ -359,26 +672,48 @@ async def submit(
             return existing, False
         raise LeaseLost("this assignment was already submitted")
     _require_live(a, now)
-    item = await s.get(Item, a.item_id)
-    acc = projects.Access(await _project(s, a.project_id), None)
-    assert item is not None
     if a.stage == ATTEMPT:
-        response = await _submit_attempt(s, who, a, acc, item, body, now)
+        response = await _submit_attempt(s, who, a, body, now)
     else:
-        response = await _submit_review(s, who, a, acc, item, body, now)
-    a.state = "submitted"
-    a.ended_at = now
-    a.idempotency_key = key
-    a.request_hash = digest
-    a.response_id = response.id
-    a.active_seconds = response.active_seconds
-    await s.execute(
-        update(Slot)
-        .where(Slot.id == a.slot_id)
-        .values(state=DONE, leased_by=None, lease_expires_at=None)
-    )
-    await s.flush()
+        response = await _submit_review(s, who, a, body, now)
     return response, True
+
+
+@dataclass(frozen=True)
+class _Submitting:
+    """The assignment being submitted, with what the submission needs of its project and item."""
+
+    id: int
+    slot_id: int
+    project_id: int
+    item_id: int
+    user_id: int
+    stage: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    active_seconds: int
+    draft_saved_at: datetime | None
+    idempotency_key: str | None
+    request_hash: str | None
+    response_id: int | None
+    template: Template
+    workflow: dict[str, Any]
+    item_data: dict[str, Any]
+    item_priority: int
+    # What the assignment records when the submission is stored (with its response's id).
+    ending: dict[str, Any]
+
+
+def _refresh_loaded(s: AsyncSession, values: Any) -> None:
+    """Core writes bypass the session: an Assignment it already holds gets the new values."""
+    mapping = getattr(values, "_mapping", values)
+    a = s.sync_session.identity_map.get(identity_key(Assignment, mapping["id"]))
+    if a is not None:
+        for name in _ASSIGNMENT_FIELDS:
+            if name in mapping:
+                set_committed_value(a, name, mapping[name])
 
 
 async def _project(s: AsyncSession, project_id: int) -> Project:
@@ -397,8 +732,26 @@ def _reject_fields(body: SubmitIn, names: tuple[str, ...], stage: str) -> None:
             )
 
 
-def _check_answer(acc: projects.Access, answer: Any, item: Item) -> None:
-    problems = acc.template.check_answer(answer, item.data, ["body", "answer"])
+async def _generated(s: AsyncSession, template: Template, assignment_id: int) -> dict[str, Any]:
+    """The latest generated value of each generated field (no query when there are none)."""
+    if not template.generated:
+        return {}
+    return await llm.latest_values(s, assignment_id)
+
+
+def _check_answer(template: Template, answer: Any, data: dict[str, Any]) -> None:
+    """The answer against the item's data and the fields generated during the task: a
+    ``step_review`` of a generated chain judges the latest generation, step for step."""
+    for q in template.spec.questions:
+        steps_field = q.options.get("steps_field") if q.type == "step_review" else None
+        missing = steps_field in template.generated and data.get(steps_field) is None
+        if missing and isinstance(answer, dict) and answer.get(q.name) is not None:
+            msg = f"generate {steps_field!r} first: there are no steps to judge yet"
+            raise InvalidInput(
+                f"body.answer.{q.name}: {msg}",
+                errors=[{"loc": ["body", "answer", q.name], "msg": msg}],
+            )
+    problems = template.check_answer(answer, data, ["body", "answer"])
     if problems:
         first = problems[0]
         raise InvalidInput(
@@ -407,45 +760,96 @@ def _check_answer(acc: projects.Access, answer: Any, item: Item) -> None:
 
 
 async def _record(
-    s: AsyncSession, a: Assignment, body: SubmitIn, now: datetime, **fields: Any
-) -> Response:
+    s: AsyncSession, a: _Submitting, body: SubmitIn, now: datetime, **fields: Any
+) -> _Recorded:
     """Store what the holder of ``a`` submitted, with the larger of the two active times."""
-    response = Response(
-        project_id=a.project_id,
-        item_id=a.item_id,
-        slot_id=a.slot_id,
-        assignment_id=a.id,
-        user_id=a.user_id,
-        answer=body.answer,
-        active_seconds=max(a.active_seconds, body.active_seconds or 0),
-        created_at=now,
+    values: dict[str, Any] = {
+        "project_id": a.project_id,
+        "item_id": a.item_id,
+        "slot_id": a.slot_id,
+        "assignment_id": a.id,
+        "user_id": a.user_id,
+        "answer": body.answer,
+        "active_seconds": max(a.active_seconds, body.active_seconds or 0),
+        "created_at": now,
+        "status": "submitted",
+        "needs_review": False,
+        "target_response_id": None,
+        "verdict": None,
+        "feedback": None,
+        "score": None,
+        "review_id": None,
+        "generation_ids": None,
         **fields,
-    )
-    s.add(response)
-    await s.flush()
-    return response
+    }
+    # The lease ends and its slot is done in the same breath.
+    ended = {"state": "submitted", **a.ending, "active_seconds": values["active_seconds"]}
+    conn = await core_connection(s)
+    if conn.dialect.name == "postgresql":
+        params = {
+            **{f"r_{k}": v for k, v in values.items()},
+            **{f"a_{k}": v for k, v in ended.items()},
+            "p_id": a.id,
+            "p_slot": a.slot_id,
+        }
+        response_id = (await conn.execute(_RECORD_PG, params)).scalar_one()
+    else:
+        response_id = (await conn.execute(_INSERT_RESPONSE, values)).scalar_one()
+        await conn.execute(_END_ASSIGNMENT, {"p_id": a.id, **ended, "response_id": response_id})
+        done = {"state": DONE, "leased_by": None, "lease_expires_at": None}
+        await conn.execute(_SLOT_DONE, {"p_slot": a.slot_id, **done})
+    _refresh_loaded(s, {"id": a.id, **ended, "response_id": response_id})
+    return _Recorded(id=response_id, **values)
+
+
+@dataclass
+class _Recorded:
+    """A response just written with Core; a ``Response`` only for callers that want one."""
+
+    id: int
+    project_id: int
+    item_id: int
+    slot_id: int
+    assignment_id: int
+    user_id: int
+    stage: str
+    answer: dict[str, Any] | None
+    active_seconds: int
+    created_at: datetime
+    status: str
+    needs_review: bool
+    target_response_id: int | None
+    verdict: str | None
+    feedback: str | None
+    score: int | None
+    review_id: int | None
+    generation_ids: list[str] | None
+
+    def attach(self, s: AsyncSession) -> Response:
+        return _attach(s, Response(**vars(self)))
 
 
 async def _submit_attempt(
     s: AsyncSession,
     who: Principal,
-    a: Assignment,
-    acc: projects.Access,
-    item: Item,
+    a: _Submitting,
     body: SubmitIn,
     now: datetime,
-) -> Response:
+) -> _Recorded:
     _reject_fields(body, ("verdict", "feedback", "score"), ATTEMPT)
     if body.answer is None:
         raise InvalidInput(
             "answer: required", errors=[{"loc": ["body", "answer"], "msg": "field required"}]
         )
-    _check_answer(acc, body.answer, item)
-    response = await _record(
-        s, a, body, now, stage=ATTEMPT, status="submitted", generation_ids=body.generation_ids
-    )
-    rate = float(((acc.project.workflow or {}).get("review") or {}).get("sample_rate", 0.0))
+    generated = await _generated(s, a.template, a.id)
+    _check_answer(a.template, body.answer, {**a.item_data, **generated})
+    # The generations it was made with are the server's record, not the client's word.
+    ids = await llm.generation_ids(s, a.id) if generated else None
+    response = await _record(s, a, body, now, stage=ATTEMPT, status="submitted", generation_ids=ids)
+    rate = float((a.workflow.get("review") or {}).get("sample_rate", 0.0))
     if _sampled(response.id, rate):
+        conn = await core_connection(s)
+        await conn.execute(_NEEDS_REVIEW, {"p_id": response.id, "needs_review": True})
         response.needs_review = True
         s.add(
             Slot(
@@ -454,7 +858,7 @@ async def _submit_attempt(
                 stage=REVIEW,
                 replica=0,
                 state=OPEN,
-                priority=item.priority,
+                priority=a.item_priority,
                 target_response_id=response.id,
             )
         )
@@ -465,12 +869,10 @@ async def _submit_attempt(
 async def _submit_review(
     s: AsyncSession,
     who: Principal,
-    a: Assignment,
-    acc: projects.Access,
-    item: Item,
+    a: _Submitting,
     body: SubmitIn,
     now: datetime,
-) -> Response:
+) -> _Recorded:
     _reject_fields(body, ("generation_ids",), REVIEW)
     if body.verdict is None:
         raise InvalidInput(
@@ -486,7 +888,8 @@ async def _submit_review(
                 "answer: an improvement carries the edited answer",
                 errors=[{"loc": ["body", "answer"], "msg": "required when the verdict is improve"}],
             )
-        _check_answer(acc, body.answer, item)
+        generated = await _generated(s, a.template, target.assignment_id)
+        _check_answer(a.template, body.answer, {**a.item_data, **generated})
     elif body.answer is not None:
         raise InvalidInput(
             "answer: only an improvement carries an answer",
@@ -522,28 +925,41 @@ async def _submit_review(
 
 
 async def assignment_out(
-    s: AsyncSession, a: Assignment, acc: projects.Access | None, *, with_draft: bool = False
+    s: AsyncSession,
+    a: Assignment | _Leased,
+    acc: projects.Access | None,
+    *,
+    with_draft: bool = False,
+    item_data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The assignment as the API shows it; ``item_data`` when the caller already read it."""
     project = acc.project if acc else await _project(s, a.project_id)
-    item = await s.get(Item, a.item_id)
-    assert item is not None
+    if item_data is None:
+        conn = await core_connection(s)
+        item_data = (await conn.execute(_ITEM_DATA, {"p_item": a.item_id})).scalar_one()
     under_review = None
+    made_in = a.id  # where generated fields were made: the author's task, for a review
     if a.stage == REVIEW:
         slot = await s.get(Slot, a.slot_id)
         target = await s.get(Response, slot.target_response_id) if slot else None
         if target is not None:
             under_review = {"response_id": str(target.id), "answer": target.answer}
+            made_in = target.assignment_id
     out: dict[str, Any] = {
         "id": str(a.id),
         "project_id": str(a.project_id),
         "stage": a.stage,
         "state": a.state,
-        "item": {"id": str(item.id), "data": item.data},
+        "item": {"id": str(a.item_id), "data": item_data},
         "template": project.template,
         "under_review": under_review,
         "expires_at": iso(a.expires_at),
         "active_seconds": a.active_seconds,
     }
+    template = projects.template_of(project)
+    if template.generated:
+        # What the model wrote for this task (for a review: for the attempt under review).
+        out["generations"] = await llm.generations_for(s, made_in, template)
     if with_draft:
         out["draft"] = (
             {"answer": a.draft, "saved_at": iso(a.draft_saved_at)} if a.draft is not None else None
@@ -551,7 +967,7 @@ async def assignment_out(
     return out
 
 
-def response_out(r: Response) -> dict[str, Any]:
+def response_out(r: Response | _Recorded) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(r.id),
         "assignment_id": str(r.assignment_id),
