@@ -19,6 +19,8 @@ from inlier.accounts.api import router as accounts_router
 from inlier.accounts.pages import router as accounts_pages
 from inlier.accounts.passwords import Passwords
 from inlier.db.engine import Database
+from inlier.forum.api import router as forum_router
+from inlier.forum.pages import router as forum_pages
 from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
 from inlier.kit.logging import configure_logging
@@ -26,6 +28,8 @@ from inlier.kit.middleware import Metrics, Plumbing
 from inlier.kit.render_api import router as render_router
 from inlier.kit.web import STATIC_DIR, make_templates, page_error
 from inlier.llm.api import router as llm_router
+from inlier.notify.api import router as notify_router
+from inlier.notify.pages import router as notify_pages
 from inlier.projects.api import router as projects_router
 from inlier.projects.pages import router as projects_pages
 from inlier.settings import Settings, is_sqlite
@@ -72,6 +76,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(workflow_router)
     api.include_router(render_router)
     api.include_router(llm_router)
+    api.include_router(forum_router)
+    api.include_router(notify_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
@@ -82,6 +88,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(accounts_pages)
     app.include_router(workflow_pages)
     app.include_router(projects_pages)
+    app.include_router(forum_pages)
+    app.include_router(notify_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
