@@ -119,7 +119,9 @@ def parse(html: str) -> list[tuple[str, dict[str, str | None]]]:
 async def test_an_item_link_shows_the_fields_never_gold_or_answers(world: World) -> None:
     owner, project, workers = await world.team(n_items=0, n_workers=1)
     await world.items(
-        owner, project["id"], [pairwise_item(1, gold={"preference": {"choice": "left", "strength": 3}})]
+        owner,
+        project["id"],
+        [pairwise_item(1, gold={"preference": {"choice": "left", "strength": 3}})],
     )
     items = (await owner.get(f"/projects/{project['id']}/items")).json()["data"]
     fid = await project_forum(workers[0], project["id"])
@@ -240,7 +242,7 @@ async def test_search_finds_threads_by_title_and_posts(world: World) -> None:
 
 async def test_community_forums_are_for_every_approved_contributor(world: World) -> None:
     admin = await world.admin()
-    owner, project, (member, _), _ = await setup(world)
+    owner, _project, (member, _), _ = await setup(world)
     outsider = await world.user("contributor")
     r = await owner.post("/forums", json={"title": "Cardiology lounge"})
     assert r.status_code == 403
@@ -282,7 +284,7 @@ async def test_guideline_changes_post_a_thread_with_the_diff(world: World) -> No
 async def test_an_outsider_can_neither_read_nor_guess_a_project_forum(world: World) -> None:
     """Every forum, thread and post endpoint: existing ids of a project the caller is not a
     member of answer exactly as ids that never existed."""
-    owner, project, (member, _), fid = await setup(world)
+    _owner, project, (member, _), fid = await setup(world)
     thread = await ask(member, fid)
     pid = thread["posts"][0]["id"]
     outsider = await world.user("contributor")
