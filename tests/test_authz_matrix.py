@@ -19,19 +19,28 @@ The resources each operation is called on (its "targets"):
   ``open`` = O (``visibility: open``, no requirements, owned by ``other_owner``).
 - users: ``own`` = the caller's own id, ``other`` = someone else's.
 - assignments: ``own`` = a lease the caller holds, ``other`` = a lease someone else holds.
+- forums, threads and posts: ``own`` = in P's forum, ``other`` = in Q's forum, ``community`` =
+  in a community forum. Each call gets a fresh thread (written by the forum's owner; by an admin
+  in the community forum), so locking or pinning one never changes what another call sees.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from conftest import GOOD_ANSWER, PAIRWISE_TEMPLATE, Actor, World, make_settings, pairwise_item
 from inlier.app import create_app
+from inlier.forum import service as forum
+from inlier.forum.models import Forum, Post
+from inlier.forum.schemas import ForumIn, ThreadIn
+from inlier.projects.models import Project
 
 ROLES = (
     "anonymous",
@@ -47,6 +56,9 @@ TARGETS = {
     "user": ("own", "other"),
     "project": ("own", "other", "open"),
     "assignment": ("own", "other"),
+    "forum": ("own", "other", "community"),
+    "thread": ("own", "other", "community"),
+    "post": ("own", "other", "community"),
 }
 Statuses = dict[str, tuple[int, ...]]
 
@@ -182,6 +194,33 @@ HOLDER_ONLY_GENERATE: Statuses = {
     "admin": (201, 404),
 }
 
+# Forums: a project's forum is its members' (404 for everyone else, read or write); community
+# forums are every approved contributor's and owner's.
+#                                   P      Q      community
+READ_FORUM: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (200, 404, 200),
+    "contributor_outsider": (404, 404, 200),
+    "reviewer_member": (200, 404, 200),
+    "owner": (200, 404, 200),
+    "other_owner": (404, 200, 200),
+    "admin": (200, 200, 200),
+}
+WRITE_FORUM: Statuses = {
+    role: tuple(201 if s == 200 else s for s in statuses) for role, statuses in READ_FORUM.items()
+}
+# Moderators: the project's owners and reviewers, and admins; in community forums, admins.
+# Editing someone else's post is moderating (each call's post is the thread's owner's).
+MODERATE_FORUM: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (403, 404, 403),
+    "contributor_outsider": (404, 404, 403),
+    "reviewer_member": (200, 404, 403),
+    "owner": (200, 404, 403),
+    "other_owner": (404, 200, 403),
+    "admin": (200, 200, 200),
+}
+
 # The work project W: the pairwise template plus a field the replay model generates.
 WORK_TEMPLATE: dict[str, Any] = {
     **PAIRWISE_TEMPLATE,
@@ -224,6 +263,22 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/render"): ("none", SIGNED_IN),
     ("POST", f"{V1}/assignments/{{assignment_id}}/generate"): ("assignment", HOLDER_ONLY_GENERATE),
     ("GET", f"{V1}/assignments/{{assignment_id}}/generations"): ("assignment", HOLDER_ONLY),
+    ("GET", f"{V1}/forums"): ("none", SIGNED_IN),
+    ("POST", f"{V1}/forums"): ("none", ADMIN_ONLY_CREATE),
+    ("GET", f"{V1}/forums/{{forum_id}}"): ("forum", READ_FORUM),
+    ("GET", f"{V1}/forums/{{forum_id}}/threads"): ("forum", READ_FORUM),
+    ("POST", f"{V1}/forums/{{forum_id}}/threads"): ("forum", WRITE_FORUM),
+    ("GET", f"{V1}/threads/{{thread_id}}"): ("thread", READ_FORUM),
+    ("POST", f"{V1}/threads/{{thread_id}}/posts"): ("thread", WRITE_FORUM),
+    ("POST", f"{V1}/threads/{{thread_id}}/pin"): ("thread", MODERATE_FORUM),
+    ("POST", f"{V1}/threads/{{thread_id}}/lock"): ("thread", MODERATE_FORUM),
+    ("PATCH", f"{V1}/posts/{{post_id}}"): ("post", MODERATE_FORUM),
+    ("GET", f"{V1}/posts/{{post_id}}/history"): ("post", READ_FORUM),
+    ("POST", f"{V1}/posts/{{post_id}}/official"): ("post", MODERATE_FORUM),
+    ("POST", f"{V1}/posts/{{post_id}}/hide"): ("post", MODERATE_FORUM),
+    ("POST", f"{V1}/posts/{{post_id}}/report"): ("post", WRITE_FORUM),
+    ("GET", f"{V1}/me/notifications"): ("none", SIGNED_IN),
+    ("POST", f"{V1}/me/notifications/read"): ("none", SIGNED_IN),
 }
 
 # Which of P, Q and O each caller finds in GET /projects.
@@ -280,6 +335,7 @@ class Cast:
     spare: Actor  # someone who is none of the roles: the "other" user, added as a member
     projects: dict[str, str]  # target → project id
     work: str  # a project every signed-in role is a member of, for their own leases
+    forums: dict[str, str]  # target → forum id
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
     def password(self, role: str) -> str:
@@ -315,7 +371,32 @@ async def build_cast(world: World) -> Cast:
         if role not in ("anonymous", "owner"):
             await world.member(owner, work["id"], actors[role])
     projects = {"own": p["id"], "other": q["id"], "open": o["id"]}
-    return Cast(world, actors, spare, projects, work["id"])
+    forums = {}
+    async with world.app.state.db.session() as s:
+        now = world.app.state.clock.now()
+        for target in ("own", "other"):
+            project = await s.get(Project, int(projects[target]))
+            assert project is not None
+            forums[target] = str((await forum.project_forum(s, project, now)).id)
+        lounge = await forum.create_community(s, ForumIn(title="Lounge"), now)
+        forums["community"] = str(lounge.id)
+    return Cast(world, actors, spare, projects, work["id"], forums)
+
+
+async def fresh_thread(cast: Cast, target: str) -> tuple[str, str]:
+    """A new thread in the target's forum, by its owner (an admin in the community forum):
+    its id and the id of its first post. Written directly and dated two minutes ago, so these
+    fixtures do not count against their authors' posting rate limit (tested in test_forum)."""
+    author = {"own": "owner", "other": "other_owner", "community": "admin"}[target]
+    app = cast.world.app
+    async with app.state.db.session() as s:
+        fa = forum.ForumAccess(await s.get_one(Forum, int(cast.forums[target])), True, None)
+        body = ThreadIn(title="A question", body="About the guidelines?")
+        thread = await forum.create_thread(
+            s, fa, int(cast.actors[author].id), body, app.state.clock.now() - timedelta(minutes=2)
+        )
+        post_id = await s.scalar(select(Post.id).where(Post.thread_id == thread.id))
+    return str(thread.id), str(post_id)
 
 
 async def request_for(
@@ -334,6 +415,10 @@ async def request_for(
         if target == "other" and role == "contributor_member":
             holder = "reviewer_member"
         params["assignment_id"] = await cast.lease(holder)
+    if "{forum_id}" in template:
+        params["forum_id"] = cast.forums[target]
+    if "{thread_id}" in template or "{post_id}" in template:
+        params["thread_id"], params["post_id"] = await fresh_thread(cast, target)
     path = template.format(**params).removeprefix(V1)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/auth/token"): {
@@ -355,6 +440,12 @@ async def request_for(
         ("PUT", "/assignments/{assignment_id}/draft"): {"answer": {"rationale": "so far"}},
         ("POST", "/render"): {"texts": ["$x^2$"]},
         ("POST", "/assignments/{assignment_id}/generate"): {"field": "critique"},
+        ("POST", "/forums"): {"title": f"Category {n}"},
+        ("POST", "/forums/{forum_id}/threads"): {"title": f"Question {n}", "body": "Why?"},
+        ("POST", "/threads/{thread_id}/posts"): {"body": f"Reply {n}"},
+        ("PATCH", "/posts/{post_id}"): {"body": f"Edited {n}"},
+        ("POST", "/posts/{post_id}/report"): {"reason": "off topic"},
+        ("POST", "/me/notifications/read"): {"ids": []},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})

@@ -205,7 +205,10 @@ async def list_forums(
     """The forums ``who`` may read, oldest first: community forums and their projects'."""
     mine = select(Membership.project_id).where(Membership.user_id == who.id)
     if project_id is not None:
-        pid = parse_id(project_id, "project")
+        try:
+            pid = parse_id(project_id, "project")
+        except NotFound:
+            return []  # a filter that matches nothing, not a missing resource
         if not (who.is_admin or await _role_in(s, pid, who.id) is not None):
             return []
         await ensure_project_forums(s, [pid], now)
