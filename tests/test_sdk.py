@@ -698,3 +698,36 @@ def test_transports_of_the_wrong_kind_are_refused() -> None:
         inlier.Client("http://127.0.0.1:9", transport=httpx.AsyncHTTPTransport())
     with pytest.raises(TypeError):
         inlier.AsyncClient("http://127.0.0.1:9", transport=httpx.HTTPTransport())
+
+
+# ---- forums and notifications ------------------------------------------------------------------
+
+
+def test_forum_questions_answers_and_notifications(live: Live) -> None:
+    owner, proj, worker = team(live)
+    (f,) = worker.list_forums(project_id=proj["id"])
+    thread = worker.create_thread(f["id"], "Ties?", "Is a tie $\\frac12$?")
+    assert "<math" in thread["posts"][0]["html"]
+    answer = owner.reply(thread["id"], "Yes, explain it.")
+    assert owner.mark_official(answer["id"])["official"] is True
+    assert owner.pin_thread(thread["id"])["pinned"] is True
+    with pytest.raises(PermissionDeniedError):
+        worker.lock_thread(thread["id"])
+    assert [t["id"] for t in worker.list_threads(f["id"], q="tie")] == [thread["id"]]
+    worker.edit_post(thread["posts"][0]["id"], "Is a tie half?")
+    assert [h["body"] for h in worker.post_history(thread["posts"][0]["id"])] == [
+        "Is a tie $\\frac12$?"
+    ]
+    owner.lock_thread(thread["id"])
+    with pytest.raises(ConflictError):
+        worker.reply(thread["id"], "more")
+    inbox = worker.notifications(unread=True)
+    assert inbox["unread"] == 2
+    assert worker.mark_read([n["id"] for n in inbox["data"]]) == {"read": 2, "unread": 0}
+    outsider = live.person()
+    with pytest.raises(NotFoundError):
+        outsider.get_thread(thread["id"])
+    assert worker.report_post(answer["id"], "unclear")["post_id"] == answer["id"]
+    assert owner.hide_post(answer["id"])["hidden"] is True
+    community = live.admin.create_forum("Lounge")
+    assert outsider.get_forum(community["id"])["kind"] == "community"
