@@ -92,3 +92,19 @@ async def test_the_inbox_lists_and_marks_read(
     r = await browser_client.post("/inbox/read", data={"csrf": csrf})
     assert r.status_code == 303
     assert "Nothing unread." in (await browser_client.get("/inbox")).text
+
+
+async def test_a_project_forum_is_reached_by_the_project_id(
+    world: World, browser_client: httpx.AsyncClient
+) -> None:
+    _owner, project, (member,) = await world.team(n_items=1, n_workers=1)
+    await sign_in(browser_client, member.email)
+    r = await browser_client.get(f"/projects/{project['id']}/forum?item=7")
+    assert r.status_code == 303 and r.headers["location"].endswith("?item=7")
+    page = await browser_client.get(r.headers["location"])
+    assert 'id="thread-item" name="item_id" value="7"' in page.text
+    outsider = await world.user("contributor")
+    await browser_client.post("/logout", data={"csrf": csrf_of(page.text)})
+    await sign_in(browser_client, outsider.email)
+    for pid in (project["id"], "999", "x"):
+        assert (await browser_client.get(f"/projects/{pid}/forum")).status_code == 404

@@ -7,13 +7,14 @@ pages work from the keyboard and without scripts; the one script adds the live p
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from inlier.forum import service
 from inlier.forum.schemas import ThreadIn
-from inlier.kit.errors import invalid
+from inlier.kit.errors import NotFound, invalid
 from inlier.kit.web import CsrfForm, PageUser, redirect, render
 from inlier.projects import service as projects
 from inlier.projects.models import Project
@@ -46,6 +47,24 @@ async def forums_page(request: Request, who: PageUser) -> Response:
             s, who, request.app.state.clock.now(), limit=1000, after=None
         )
     return await render(request, "forum/forums.html", {"forums": rows}, who=who)
+
+
+@router.get("/projects/{project_id}/forum")
+async def project_forum_page(
+    request: Request,
+    project_id: str,
+    who: PageUser,
+    item: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """A project's forum by the project's id (e.g. "Ask about this case" from the workbench)."""
+    async with request.app.state.db.session() as s:
+        rows = await service.list_forums(
+            s, who, request.app.state.clock.now(), limit=1, after=None, project_id=project_id
+        )
+    if not rows:
+        raise NotFound("forum not found")
+    suffix = f"?item={quote(item)}" if item else ""
+    return redirect(f"/forums/{rows[0]['id']}{suffix}")
 
 
 @router.get("/forums/{forum_id}", response_class=HTMLResponse)
