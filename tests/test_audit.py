@@ -321,6 +321,11 @@ NOT_AUDITED = {
     ("PUT", "/api/v1/assignments/{assignment_id}/draft"): "a contributor's work",
     ("POST", "/api/v1/assignments/{assignment_id}/generate"): "a contributor's work",
     ("POST", "/api/v1/applications"): "a person's own application, kept in applications",
+    ("POST", "/api/v1/forums/{forum_id}/threads"): "a forum post is its own record",
+    ("POST", "/api/v1/threads/{thread_id}/posts"): "a forum post is its own record",
+    ("PATCH", "/api/v1/posts/{post_id}"): "edits are kept in the post's history",
+    ("POST", "/api/v1/posts/{post_id}/report"): "a report is its own record",
+    ("POST", "/api/v1/me/notifications/read"): "a person's own inbox",
     ("POST", "/api/v1/assessments/{assessment_id}/attempts"): "a person's own assessment",
     ("POST", "/api/v1/assessment-attempts/{attempt_id}/submit"): "a person's own assessment",
 }

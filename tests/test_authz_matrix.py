@@ -19,6 +19,9 @@ The resources each operation is called on (its "targets"):
   ``open`` = O (``visibility: open``, no requirements, owned by ``other_owner``).
 - users: ``own`` = the caller's own id, ``other`` = someone else's.
 - assignments: ``own`` = a lease the caller holds, ``other`` = a lease someone else holds.
+- forums, threads and posts: ``own`` = in P's forum, ``other`` = in Q's forum, ``community`` =
+  in a community forum. Each call gets a fresh thread (written by the forum's owner; by an admin
+  in the community forum), so locking or pinning one never changes what another call sees.
 """
 
 from __future__ import annotations
@@ -31,9 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from conftest import GOOD_ANSWER, PAIRWISE_TEMPLATE, Actor, World, make_settings, pairwise_item
 from inlier.app import create_app
+from inlier.forum import service as forum
+from inlier.forum.models import Forum, Post
+from inlier.forum.schemas import ForumIn, ThreadIn
+from inlier.projects.models import Project
 
 ROLES = (
     "anonymous",
@@ -50,6 +58,9 @@ TARGETS = {
     "project": ("own", "other", "open"),
     "assignment": ("own", "other"),
     "attempt": ("own", "other"),
+    "forum": ("own", "other", "community"),
+    "thread": ("own", "other", "community"),
+    "post": ("own", "other", "community"),
 }
 Statuses = dict[str, tuple[int, ...]]
 PASSWORD_FOR_APPLICANTS = "applicant-password"
@@ -190,6 +201,33 @@ HOLDER_ONLY_GENERATE: Statuses = {
     "admin": (201, 404),
 }
 
+# Forums: a project's forum is its members' (404 for everyone else, read or write); community
+# forums are every approved contributor's and owner's.
+#                                   P      Q      community
+READ_FORUM: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (200, 404, 200),
+    "contributor_outsider": (404, 404, 200),
+    "reviewer_member": (200, 404, 200),
+    "owner": (200, 404, 200),
+    "other_owner": (404, 200, 200),
+    "admin": (200, 200, 200),
+}
+WRITE_FORUM: Statuses = {
+    role: tuple(201 if s == 200 else s for s in statuses) for role, statuses in READ_FORUM.items()
+}
+# Moderators: the project's owners and reviewers, and admins; in community forums, admins.
+# Editing someone else's post is moderating (each call's post is the thread's owner's).
+MODERATE_FORUM: Statuses = {
+    "anonymous": (401, 401, 401),
+    "contributor_member": (403, 404, 403),
+    "contributor_outsider": (404, 404, 403),
+    "reviewer_member": (200, 404, 403),
+    "owner": (200, 404, 403),
+    "other_owner": (404, 200, 403),
+    "admin": (200, 200, 200),
+}
+
 # The work project W: the pairwise template plus a field the replay model generates.
 WORK_TEMPLATE: dict[str, Any] = {
     **PAIRWISE_TEMPLATE,
@@ -284,6 +322,22 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("DELETE", f"{V1}/me"): ("none", SIGNED_IN_NO_CONTENT),
     ("POST", f"{V1}/users/{{user_id}}/erase"): ("user", ADMIN_ONLY_ON_A_USER),
     ("GET", f"{V1}/audit"): ("none", ADMIN_ONLY_READ),
+    ("GET", f"{V1}/forums"): ("none", SIGNED_IN),
+    ("POST", f"{V1}/forums"): ("none", ADMIN_ONLY_CREATE),
+    ("GET", f"{V1}/forums/{{forum_id}}"): ("forum", READ_FORUM),
+    ("GET", f"{V1}/forums/{{forum_id}}/threads"): ("forum", READ_FORUM),
+    ("POST", f"{V1}/forums/{{forum_id}}/threads"): ("forum", WRITE_FORUM),
+    ("GET", f"{V1}/threads/{{thread_id}}"): ("thread", READ_FORUM),
+    ("POST", f"{V1}/threads/{{thread_id}}/posts"): ("thread", WRITE_FORUM),
+    ("POST", f"{V1}/threads/{{thread_id}}/pin"): ("thread", MODERATE_FORUM),
+    ("POST", f"{V1}/threads/{{thread_id}}/lock"): ("thread", MODERATE_FORUM),
+    ("PATCH", f"{V1}/posts/{{post_id}}"): ("post", MODERATE_FORUM),
+    ("GET", f"{V1}/posts/{{post_id}}/history"): ("post", READ_FORUM),
+    ("POST", f"{V1}/posts/{{post_id}}/official"): ("post", MODERATE_FORUM),
+    ("POST", f"{V1}/posts/{{post_id}}/hide"): ("post", MODERATE_FORUM),
+    ("POST", f"{V1}/posts/{{post_id}}/report"): ("post", WRITE_FORUM),
+    ("GET", f"{V1}/me/notifications"): ("none", SIGNED_IN),
+    ("POST", f"{V1}/me/notifications/read"): ("none", SIGNED_IN),
 }
 
 ADMIN_ONLY_PUT: Statuses = {**ADMIN_ONLY_READ}
@@ -378,6 +432,7 @@ class Cast:
     projects: dict[str, str]  # target → project id
     work: str  # a project every signed-in role is a member of, for their own leases
     assessment: str  # an assessment anyone may take, with attempts enough for every call
+    forums: dict[str, str]  # target → forum id
     counter: itertools.count[int] = field(default_factory=itertools.count)
     paid: dict[str, str] = field(default_factory=dict)
 
@@ -438,7 +493,16 @@ async def build_cast(world: World) -> Cast:
     for who in [*actors.values(), spare]:
         r = await who.post("/me/consents", json={"policy_version": CURRENT_POLICY})
         assert r.status_code == 201, r.text
-    return Cast(world, actors, spare, projects, work["id"], assessment_id)
+    forums = {}
+    async with world.app.state.db.session() as s:
+        now = world.app.state.clock.now()
+        for target in ("own", "other"):
+            project = await s.get(Project, int(projects[target]))
+            assert project is not None
+            forums[target] = str((await forum.project_forum(s, project, now)).id)
+        lounge = await forum.create_community(s, ForumIn(title="Lounge"), now)
+        forums["community"] = str(lounge.id)
+    return Cast(world, actors, spare, projects, work["id"], assessment_id, forums)
 
 
 ROLES_OF = {
@@ -453,6 +517,22 @@ ROLES_OF = {
 
 async def stand_in(cast: Cast, role: str) -> Actor:
     return await cast.world.user(*ROLES_OF[role])
+
+
+async def fresh_thread(cast: Cast, target: str) -> tuple[str, str]:
+    """A new thread in the target's forum, by its owner (an admin in the community forum):
+    its id and the id of its first post. Written directly and dated two minutes ago, so these
+    fixtures do not count against their authors' posting rate limit (tested in test_forum)."""
+    author = {"own": "owner", "other": "other_owner", "community": "admin"}[target]
+    app = cast.world.app
+    async with app.state.db.session() as s:
+        fa = forum.ForumAccess(await s.get_one(Forum, int(cast.forums[target])), True, None)
+        body = ThreadIn(title="A question", body="About the guidelines?")
+        thread = await forum.create_thread(
+            s, fa, int(cast.actors[author].id), body, app.state.clock.now() - timedelta(minutes=2)
+        )
+        post_id = await s.scalar(select(Post.id).where(Post.thread_id == thread.id))
+    return str(thread.id), str(post_id)
 
 
 async def request_for(
@@ -486,6 +566,10 @@ async def request_for(
     pay_ids = {"{payrun_id}", "{payout_id}", "{statement_id}"}
     if pay_ids & set(re.findall(r"\{\w+\}", template)) or template.endswith("/rate-card"):
         params.update(await paid_week(cast))
+    if "{forum_id}" in template:
+        params["forum_id"] = cast.forums[target]
+    if "{thread_id}" in template or "{post_id}" in template:
+        params["thread_id"], params["post_id"] = await fresh_thread(cast, target)
     path = template.format(**params).removeprefix(V1)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/auth/token"): {
@@ -523,6 +607,12 @@ async def request_for(
             "effective_at": "2999-01-01T00:00:00Z",
         },
         ("POST", "/me/consents"): {"policy_version": CURRENT_POLICY},
+        ("POST", "/forums"): {"title": f"Category {n}"},
+        ("POST", "/forums/{forum_id}/threads"): {"title": f"Question {n}", "body": "Why?"},
+        ("POST", "/threads/{thread_id}/posts"): {"body": f"Reply {n}"},
+        ("PATCH", "/posts/{post_id}"): {"body": f"Edited {n}"},
+        ("POST", "/posts/{post_id}/report"): {"reason": "off topic"},
+        ("POST", "/me/notifications/read"): {"ids": []},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})

@@ -23,16 +23,21 @@ import atexit
 import json
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from sqlalchemy import select
 
 from conftest import PAIRWISE_TEMPLATE, make_settings, pairwise_item
 from inlier.accounts import service as accounts
 from inlier.app import create_app
 from inlier.db.migrate import upgrade
+from inlier.forum import service as forum
+from inlier.forum.models import Post
+from inlier.forum.schemas import ThreadIn
 from inlier.projects import service as projects
 from inlier.projects.schemas import ProjectIn
 from inlier.workflow import service as workflow
@@ -45,7 +50,8 @@ app = create_app(make_settings(DB_URL))
 
 
 async def _prepare() -> dict[str, str]:
-    """An admin, a contributor holding a lease, and a project with items: ids that exist."""
+    """An admin, a contributor holding a lease, a project with items and a forum thread:
+    ids that exist."""
     now = app.state.clock.now()
     people = {}
     async with app.state.db.session() as s:
@@ -74,6 +80,11 @@ async def _prepare() -> dict[str, str]:
         worker = accounts.principal_of(people["worker"])
         lease, _, _ = await workflow.next_assignment(s, worker, str(project.id), now, False)
         assert lease is not None
+        fa = forum.ForumAccess(await forum.project_forum(s, project, now), True, None)
+        thread = await forum.create_thread(
+            s, fa, worker.id, ThreadIn(title="Q", body="Why $x$?"), now - timedelta(minutes=5)
+        )
+        post_id = await s.scalar(select(Post.id).where(Post.thread_id == thread.id))
         return {
             "admin_token": await accounts.issue_token(s, people["admin"], now=now),
             "worker_token": await accounts.issue_token(s, people["worker"], now=now),
@@ -82,6 +93,9 @@ async def _prepare() -> dict[str, str]:
             "project_id": str(project.id),
             "user_id": str(worker.id),
             "assignment_id": str(lease.id),
+            "forum_id": str(fa.forum.id),
+            "thread_id": str(thread.id),
+            "post_id": str(post_id),
         }
 
 

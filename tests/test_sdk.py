@@ -775,3 +775,36 @@ def test_the_sdk_sets_rates_runs_a_week_and_reads_a_statement(live: Live) -> Non
     assert [r["id"] for r in live.admin.payruns()] == [run["id"]]
     assert live.admin.set_location_tiers({"BR": 2})["location_tiers"] == {"BR": 2}
     assert worker.pay_settings()["currency"] == "USD"
+
+
+# ---- forums and notifications ------------------------------------------------------------------
+
+
+def test_forum_questions_answers_and_notifications(live: Live) -> None:
+    owner, proj, worker = team(live)
+    (f,) = worker.list_forums(project_id=proj["id"])
+    thread = worker.create_thread(f["id"], "Ties?", "Is a tie $\\frac12$?")
+    assert "<math" in thread["posts"][0]["html"]
+    answer = owner.reply(thread["id"], "Yes, explain it.")
+    assert owner.mark_official(answer["id"])["official"] is True
+    assert owner.pin_thread(thread["id"])["pinned"] is True
+    with pytest.raises(PermissionDeniedError):
+        worker.lock_thread(thread["id"])
+    assert [t["id"] for t in worker.list_threads(f["id"], q="tie")] == [thread["id"]]
+    worker.edit_post(thread["posts"][0]["id"], "Is a tie half?")
+    assert [h["body"] for h in worker.post_history(thread["posts"][0]["id"])] == [
+        "Is a tie $\\frac12$?"
+    ]
+    owner.lock_thread(thread["id"])
+    with pytest.raises(ConflictError):
+        worker.reply(thread["id"], "more")
+    inbox = worker.notifications(unread=True)
+    assert inbox["unread"] == 2
+    assert worker.mark_read([n["id"] for n in inbox["data"]]) == {"read": 2, "unread": 0}
+    outsider = live.person()
+    with pytest.raises(NotFoundError):
+        outsider.get_thread(thread["id"])
+    assert worker.report_post(answer["id"], "unclear")["post_id"] == answer["id"]
+    assert owner.hide_post(answer["id"])["hidden"] is True
+    community = live.admin.create_forum("Lounge")
+    assert outsider.get_forum(community["id"])["kind"] == "community"

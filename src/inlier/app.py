@@ -22,6 +22,8 @@ from inlier.audit.api import router as audit_router
 from inlier.db.engine import Database
 from inlier.experts.api import router as experts_router
 from inlier.experts.pages import router as experts_pages
+from inlier.forum.api import router as forum_router
+from inlier.forum.pages import router as forum_pages
 from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
 from inlier.kit.logging import configure_logging
@@ -29,6 +31,8 @@ from inlier.kit.middleware import Metrics, Plumbing
 from inlier.kit.render_api import router as render_router
 from inlier.kit.web import STATIC_DIR, make_templates, page_error
 from inlier.llm.api import router as llm_router
+from inlier.notify.api import router as notify_router
+from inlier.notify.pages import router as notify_pages
 from inlier.pay.api import router as pay_router
 from inlier.pay.pages import router as pay_pages
 from inlier.privacy.api import router as privacy_router
@@ -83,6 +87,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(pay_router)
     api.include_router(privacy_router)
     api.include_router(audit_router)
+    api.include_router(forum_router)
+    api.include_router(notify_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:
@@ -96,6 +102,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(experts_pages)
     app.include_router(pay_pages)
     app.include_router(privacy_pages)
+    app.include_router(forum_pages)
+    app.include_router(notify_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -33,6 +33,17 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a model provider may stay silent (connect, or between bytes).",
     )
+    forum_posts_per_minute: int = Field(
+        default=10, ge=1, description="Posts (threads and replies) one person may make a minute."
+    )
+    # Outgoing mail (notifications sent by email). No host: mail stays in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Inlier <inlier@localhost>"
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 def async_database_url(url: str) -> str:

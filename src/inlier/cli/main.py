@@ -53,6 +53,7 @@ tokens_app = typer.Typer(help="API tokens for scripts and the SDK.", no_args_is_
 projects_app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
 items_app = typer.Typer(help="Import items into a project.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log: verify its chain, export it.", no_args_is_help=True)
+mail_app = typer.Typer(help="The email outbox (notifications sent by email).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
@@ -61,6 +62,7 @@ app.add_typer(items_app, name="items")
 app.add_typer(audit_app, name="audit")
 #: The request id of changes made from the command line, as the audit log shows them.
 CLI = "cli"
+app.add_typer(mail_app, name="mail")
 
 DbUrl = Annotated[
     str | None,
@@ -734,3 +736,56 @@ def audit_export(
 
     n = run(settings_from(database_url), work)
     console.print(f"[green]{n} entries[/green]" + (f" → {output}" if output else ""))
+
+
+@mail_app.command("send")
+def mail_send(
+    database_url: DbUrl = None,
+    limit: Annotated[int, typer.Option(min=1, help="send at most this many emails")] = 10_000,
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="emails claimed at a time")] = 100,
+) -> None:
+    """Deliver the pending emails through the SMTP server in INLIER_SMTP_* settings.
+
+    Failures are retried with backoff on later runs and marked failed after a few attempts.
+    """
+    from inlier.notify import mail
+
+    settings = settings_from(database_url)
+    if not settings.smtp_host:
+        console.print("[red]error:[/red] set INLIER_SMTP_HOST (and _PORT, _FROM, ...) first")
+        raise typer.Exit(code=2)
+    sender = mail.SmtpSender(settings)
+
+    async def work(db: Database) -> mail.Delivery:
+        clock = Clock()
+        total = min(limit, await mail.pending_count(db, clock.now()))
+        result = mail.Delivery()
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("sending", total=total)
+            while result.done < total:
+                step = await mail.deliver_pending(
+                    db,
+                    sender,
+                    min(batch, total - result.done),
+                    now=clock.now,
+                    on_progress=lambda n: bar.advance(task, n),
+                )
+                if not step.done:
+                    break
+                result.sent += step.sent
+                result.retried += step.retried
+                result.failed += step.failed
+        return result
+
+    r = run(settings, work)
+    console.print(
+        f"[green]{r.sent} sent[/green], {r.retried} to retry later, {r.failed} failed for good"
+    )
+    if r.retried or r.failed:
+        raise typer.Exit(code=1)

@@ -97,4 +97,36 @@ async def seed(db: Database, clock: Clock, passwords: Passwords) -> list[tuple[s
             await projects.add_member(
                 s, acc, str(users["reviewer@demo.inlier"].id), "reviewer", now
             )
+            if name == "cardiology":
+                await _pinned_question(s, project, users, now)
     return logins
+
+
+async def _pinned_question(s: Any, project: Any, users: dict[str, User], now: Any) -> None:
+    """The cardiology forum's pinned Q&A, which the workbench shows beside the guidelines."""
+    from inlier.forum import service as forum
+    from inlier.forum.schemas import ThreadIn
+
+    fa = forum.ForumAccess(await forum.project_forum(s, project, now), True, None)
+    question = ThreadIn(
+        title="Renal dosing: does a correct drug with the wrong dose win?",
+        body=(
+            "Response A picks the right anticoagulant but the full dose for a patient with "
+            "CrCl $= 28$ mL/min; B picks an older drug with the right adjustment. "
+            "Which is *clinically sound*?"
+        ),
+    )
+    thread = await forum.create_thread(s, fa, users["cardio@demo.inlier"].id, question, now)
+    ta = forum.ThreadAccess(thread, fa)
+    owner = accounts.principal_of(users["owner@demo.inlier"])
+    answer = await forum.reply(
+        s,
+        ta,
+        owner,
+        "A wrong dose makes an answer unsafe, whatever the drug: prefer **B**, and say in the "
+        "rationale that A needs a renal adjustment (e.g. apixaban $2.5$ mg twice daily when "
+        "two of age $\\geq 80$, weight $\\leq 60$ kg, creatinine $\\geq 1.5$ mg/dL apply).",
+        now,
+    )
+    await forum.set_official(s, answer, ta, True, now)
+    await forum.set_pinned(s, ta, True)

@@ -22,8 +22,10 @@ from inlier.accounts.service import Principal
 from inlier.audit import service as audit
 from inlier.db.models import metadata  # every area's tables, whatever the caller imported
 from inlier.experts.models import Application
+from inlier.forum.models import PostReport
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, DomainError, invalid
+from inlier.notify.models import Notification, OutboxMail
 from inlier.privacy.holdings import HOLDINGS, Holding, jsonable
 from inlier.privacy.models import Consent, Policy
 from inlier.projects.models import Membership
@@ -361,6 +363,13 @@ async def erase(
     await s.execute(
         update(Application).where(Application.user_id == user.id).values(profile={}, reason=None)
     )
+    await s.execute(delete(Notification).where(Notification.user_id == user.id))
+    await s.execute(
+        delete(OutboxMail).where(
+            (OutboxMail.user_id == user.id) | (OutboxMail.to_addr == old_email)
+        )
+    )
+    await s.execute(delete(PostReport).where(PostReport.reporter_id == user.id))
     user.email = f"erased-{user.id}@invalid"
     user.name = ERASED_NAME
     user.profile = {}

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
+from inlier.forum import service as forum
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from inlier.kit.ids import parse_id
@@ -311,6 +312,10 @@ async def patch_project(s: AsyncSession, acc: Access, body: ProjectPatch, now: d
         if has_items and new["overlap"] != (project.workflow or {}).get("overlap", 1):
             raise Conflict("overlap cannot change once items are imported")
         project.workflow = new
+    if changes.get("guidelines") is not None:  # the change and its diff go to the forum
+        await forum.on_guidelines_changed(
+            s, project, project.guidelines, changes["guidelines"], None, now
+        )
     for key in ("name", "guidelines", "lease_minutes", "status", "visibility"):
         if key in changes and changes[key] is not None:
             setattr(project, key, changes[key])

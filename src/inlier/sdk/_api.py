@@ -647,6 +647,113 @@ class Api:
         call = Call("GET", "audit").with_params(actor=actor, action=action, target=target)
         yield from pages(call, page_size)
 
+    # ---- forums ------------------------------------------------------------------------------
+
+    @iterator
+    def list_forums(
+        self, *, project_id: str | None = None, page_size: int | None = None
+    ) -> Feed[JSON]:
+        """The forums you may read ``{id, kind, project_id, title, ...}``; ``project_id`` picks
+        that project's forum (created on first use)."""
+        yield from pages(Call("GET", "forums", params=_drop_none(project_id=project_id)), page_size)
+
+    @operation
+    def create_forum(self, title: str, description: str = "") -> Flow[JSON]:
+        """A community forum every approved contributor reads (admins only)."""
+        body = {"title": title, "description": description}
+        return (yield from request(Call("POST", "forums", json=body)))
+
+    @operation
+    def get_forum(self, forum_id: str) -> Flow[JSON]:
+        """One forum you may read."""
+        return (yield from request(Call("GET", f"forums/{segment(forum_id)}")))
+
+    @iterator
+    def list_threads(
+        self, forum_id: str, *, q: str | None = None, page_size: int | None = None
+    ) -> Feed[JSON]:
+        """A forum's threads, newest first; ``q`` searches titles and posts (every word)."""
+        call = Call("GET", f"forums/{segment(forum_id)}/threads", params=_drop_none(q=q))
+        yield from pages(call, page_size)
+
+    @operation
+    def create_thread(
+        self, forum_id: str, title: str, body: str, *, item_id: str | None = None
+    ) -> Flow[JSON]:
+        """Ask a question (markdown, math with ``$…$``); ``item_id`` links a case of the project.
+        Returns the thread with its posts. Posting too fast raises ``RateLimitError``."""
+        payload = _drop_none(title=title, body=body, item_id=item_id)
+        return (
+            yield from request(Call("POST", f"forums/{segment(forum_id)}/threads", json=payload))
+        )
+
+    @operation
+    def get_thread(self, thread_id: str) -> Flow[JSON]:
+        """``{id, forum_id, title, item_id, item, pinned, locked, posts: [...]}``."""
+        return (yield from request(Call("GET", f"threads/{segment(thread_id)}")))
+
+    @operation
+    def reply(self, thread_id: str, body: str) -> Flow[JSON]:
+        """Reply to a thread; a locked thread raises ``ConflictError``."""
+        path = f"threads/{segment(thread_id)}/posts"
+        return (yield from request(Call("POST", path, json={"body": body})))
+
+    @operation
+    def pin_thread(self, thread_id: str, pinned: bool = True) -> Flow[JSON]:
+        """Pin or unpin a thread (the project's owners and reviewers, admins)."""
+        path = f"threads/{segment(thread_id)}/pin"
+        return (yield from request(Call("POST", path, json={"pinned": pinned})))
+
+    @operation
+    def lock_thread(self, thread_id: str, locked: bool = True) -> Flow[JSON]:
+        """Lock or unlock a thread (moderators)."""
+        path = f"threads/{segment(thread_id)}/lock"
+        return (yield from request(Call("POST", path, json={"locked": locked})))
+
+    @operation
+    def edit_post(self, post_id: str, body: str) -> Flow[JSON]:
+        """Edit a post (its author, or a moderator); the earlier text stays in its history."""
+        return (yield from request(Call("PATCH", f"posts/{segment(post_id)}", json={"body": body})))
+
+    @operation
+    def post_history(self, post_id: str) -> Flow[list[JSON]]:
+        """What a post said before each edit, oldest first."""
+        out = yield from request(Call("GET", f"posts/{segment(post_id)}/history"))
+        return list(out["data"])
+
+    @operation
+    def mark_official(self, post_id: str, official: bool = True) -> Flow[JSON]:
+        """Mark (or unmark) a post as the official answer (moderators)."""
+        path = f"posts/{segment(post_id)}/official"
+        return (yield from request(Call("POST", path, json={"official": official})))
+
+    @operation
+    def hide_post(self, post_id: str, hidden: bool = True) -> Flow[JSON]:
+        """Hide (or show again) a post (moderators)."""
+        path = f"posts/{segment(post_id)}/hide"
+        return (yield from request(Call("POST", path, json={"hidden": hidden})))
+
+    @operation
+    def report_post(self, post_id: str, reason: str) -> Flow[JSON]:
+        """Report a post to the forum's moderators."""
+        path = f"posts/{segment(post_id)}/report"
+        return (yield from request(Call("POST", path, json={"reason": reason})))
+
+    # ---- notifications -----------------------------------------------------------------------
+
+    @operation
+    def notifications(self, *, unread: bool = False, limit: int | None = None) -> Flow[JSON]:
+        """``{data: [{id, kind, title, body, link, read, created_at}], unread, next_cursor}``,
+        newest first."""
+        params = _query(_drop_none(unread=unread, limit=limit))
+        return (yield from request(Call("GET", "me/notifications", params=params)))
+
+    @operation
+    def mark_read(self, ids: Iterable[str]) -> Flow[JSON]:
+        """Mark some of your notifications read; returns ``{read, unread}``."""
+        body = {"ids": list(ids)}
+        return (yield from request(Call("POST", "me/notifications/read", json=body)))
+
 
 def _query(params: dict[str, Any]) -> dict[str, Any]:
     """Query values as the server spells them: booleans ``true``/``false``."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from inlier.experts import service as experts
+from inlier.forum import service as forum
 from inlier.kit.clock import iso
 from inlier.kit.web import CsrfForm, PageUser, redirect, render
 from inlier.llm import service as llm
@@ -133,6 +134,7 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
         # Generated fields show their latest generation: the author's, when reviewing.
         generated_in = under_review.assignment_id if under_review is not None else a.id
         generations = await llm.generations_for(s, generated_in, template)
+        pinned = await forum.pinned_answers(s, project.id)
     live = a.state == "active" and a.expires_at > now
     data = dict(item.data)
     data.update({name: g["value"] for name, g in generations.items()})
@@ -149,6 +151,7 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
             "under_review": under_review,
             "generations": generations,
             "can_generate": live and a.stage != REVIEW,
+            "pinned": pinned,
             "boot": {
                 "assignment_id": str(a.id),
                 "project_id": str(project.id),

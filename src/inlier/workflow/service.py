@@ -37,6 +37,7 @@ from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from inlier.kit.ids import parse_id
 from inlier.llm import service as llm
+from inlier.notify import service as notify
 from inlier.privacy import service as privacy
 from inlier.projects import service as projects
 from inlier.projects.models import Item, Project
@@ -909,6 +910,8 @@ async def _submit_review(
     )
     target.status = VERDICT_STATUS[body.verdict]
     target.review_id = review.id
+    # The author hears about it (the reviewer is not named), in this transaction.
+    await notify.on_review(s, target, review, now)
     if body.verdict == "reject":
         # The attempt's slot opens again; its author already touched the item, so someone
         # else will do it.
