@@ -187,3 +187,31 @@ def test_the_cli_sends_the_outbox(cli: Cli, smtp: tuple[Inbox, int]) -> None:
     assert r.exit_code == 0, r.output
     assert "1 sent" in r.output
     assert [m["Subject"] for _, m in inbox.messages] == ["Your pay statement"]
+
+
+async def test_a_pay_run_puts_each_statement_in_its_owners_inbox(world: World, clock: Any) -> None:
+    from test_pay import monday_of
+
+    owner, proj, (w,) = await world.team(n_workers=1, n_items=1)
+    admin = await world.admin()
+    start = monday_of(clock.now())
+    usd = {"amount": 700, "currency": "USD"}
+    card = {"effective_from": f"{start}T00:00:00Z", "stages": {"attempt": {"per_task": usd}}}
+    assert (await owner.put(f"/projects/{proj['id']}/rate-card", json=card)).status_code == 200
+    a = (await w.next(proj["id"])).json()
+    r = await w.post(
+        f"/assignments/{a['id']}/submit",
+        json={"answer": GOOD_ANSWER},
+        headers={"Idempotency-Key": "k"},
+    )
+    assert r.status_code == 201
+    clock.advance(timedelta(days=8))
+    r = await admin.post("/payruns", json={"period_start": str(start)})
+    assert r.status_code == 201, r.text
+    [statement] = (await w.get("/me/statements")).json()["data"]
+    inbox = (await w.get("/me/notifications")).json()
+    [note] = [n for n in inbox["data"] if n["kind"] == "statement"]
+    assert note["link"] == f"/earnings/statements/{statement['id']}"
+    assert str(start) in note["title"]
+    theirs = (await owner.get("/me/notifications")).json()["data"]
+    assert not [n for n in theirs if n["kind"] == "statement"]

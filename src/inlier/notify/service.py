@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, literal, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
 from inlier.accounts.models import User
 from inlier.kit.clock import iso
@@ -119,6 +120,28 @@ VERDICT_TITLES = {
     "improve": "A reviewer improved your work",
     "reject": "Your work was rejected",
 }
+
+
+async def send_each(
+    s: AsyncSession, rows: Select[*tuple[Any, ...]], kind: str, now: datetime
+) -> None:
+    """One in-app notification per row of ``rows`` — columns ``user_id``, ``title``, ``body``,
+    ``link`` — in one statement, for notices to many people at once (pay statements)."""
+    src = rows.subquery()
+    await s.execute(
+        insert(Notification).from_select(
+            ["user_id", "kind", "title", "body", "link", "read_at", "created_at"],
+            select(
+                src.c.user_id,
+                literal(kind[:32]),
+                src.c.title,
+                src.c.body,
+                src.c.link,
+                null(),
+                literal(now),
+            ),
+        )
+    )
 
 
 async def on_review(

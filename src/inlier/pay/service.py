@@ -44,6 +44,7 @@ from inlier.audit import service as audit
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, invalid
 from inlier.kit.ids import parse_id
+from inlier.notify import service as notify
 from inlier.pay import rules
 from inlier.pay.models import EarningsLine, Payout, PayRun, PaySettings, RateCard, Statement
 from inlier.pay.schemas import PayoutResultIn, PaySettingsIn, RateCardIn
@@ -617,12 +618,26 @@ async def create_payrun(
     await _bonuses(s, st, start, end, now)
     step("statements")
     await _close(s, st, run, now)
+    await _tell_statements_ready(s, run, now)
     step("done")
     diff = {"after": {"period_start": iso(run.period_start), "statements": run.statements}}
     await audit.record(
         s, who.id if who else None, "payrun.create", f"payrun:{run.id}", diff, None, at=now
     )
     return run, True
+
+
+async def _tell_statements_ready(s: AsyncSession, run: PayRun, now: datetime) -> None:
+    """Everyone with a statement in the run finds it in their inbox (one statement for all)."""
+    week = run.period_start.strftime("%Y-%m-%d")
+    link = literal("/earnings/statements/") + cast(Statement.id, String)
+    rows = select(
+        Statement.user_id.label("user_id"),
+        literal(f"Your pay statement for the week of {week} is ready").label("title"),
+        literal("Every line shows how its amount was computed.").label("body"),
+        link.label("link"),
+    ).where(Statement.payrun_id == run.id)
+    await notify.send_each(s, rows, "statement", now)
 
 
 def _json_obj(s: AsyncSession, *pairs: Any) -> Any:
