@@ -400,3 +400,25 @@ async def test_applying_with_a_replaced_policy_version_is_refused(world: World) 
         "/api/v1/applications", json=application(consent={"policy_version": "v9"})
     )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "policy_version"]
+
+
+async def test_admins_read_the_audit_log_newest_first_and_filter_it(
+    world: World, app: Any, browser_client: httpx.AsyncClient
+) -> None:
+    owner = await world.user("owner")
+    first = await world.project(owner, name="<script>alert(1)</script> first")
+    second = await world.project(owner, name="Second")
+    admin = await world.admin()
+    await sign_in(browser_client, admin.email, "admin-password")
+    page = (await browser_client.get("/admin/audit")).text
+    rows = page.split("<tbody>")[1]
+    assert rows.index(f">project:{second['id']}<") < rows.index(f">project:{first['id']}<")
+    assert "<script>alert(1)</script>" not in page
+    filtered = (await browser_client.get("/admin/audit", params={"action": "user.create"})).text
+    assert "project.create" not in filtered.split("<tbody>")[1]
+    none = await browser_client.get("/admin/audit", params={"target": "project:0"})
+    assert 'id="no-entries"' in none.text
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        await sign_in(c, owner.email)
+        assert (await c.get("/admin/audit")).status_code == 403

@@ -19,6 +19,7 @@ from inlier.accounts.api import router as accounts_router
 from inlier.accounts.pages import router as accounts_pages
 from inlier.accounts.passwords import Passwords
 from inlier.audit.api import router as audit_router
+from inlier.audit.pages import router as audit_pages
 from inlier.db.engine import Database
 from inlier.experts.api import router as experts_router
 from inlier.experts.pages import router as experts_pages
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(experts_pages)
     app.include_router(pay_pages)
     app.include_router(privacy_pages)
+    app.include_router(audit_pages)
     app.include_router(forum_pages)
     app.include_router(notify_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -216,9 +216,12 @@ async def list_entries(
     target: str | None = None,
     limit: int = 50,
     after: int | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Entries oldest first, matching every filter given exactly (one more than ``limit``)."""
-    q = select(AuditEntry).order_by(AuditEntry.id).limit(limit + 1)
+    """Entries oldest first (the API) or newest first (the admin page), matching every filter
+    given exactly; one more than ``limit``, and ``after`` is the last id of the page before."""
+    order = AuditEntry.id.desc() if newest_first else AuditEntry.id
+    q = select(AuditEntry).order_by(order).limit(limit + 1)
     if actor is not None:
         actor_id = _id_or_none(actor)
         if actor_id is None or str(actor_id) != actor:
@@ -229,7 +232,7 @@ async def list_entries(
     if target is not None:
         q = q.where(AuditEntry.target == target)
     if after is not None:
-        q = q.where(AuditEntry.id > after)
+        q = q.where(AuditEntry.id < after if newest_first else AuditEntry.id > after)
     return [entry_out(e) for e in (await s.execute(q)).scalars()]
 
 
