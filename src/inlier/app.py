@@ -36,6 +36,7 @@ from inlier.notify.api import router as notify_router
 from inlier.notify.pages import router as notify_pages
 from inlier.pay.api import router as pay_router
 from inlier.pay.pages import router as pay_pages
+from inlier.privacy import retention
 from inlier.privacy.api import router as privacy_router
 from inlier.privacy.pages import router as privacy_pages
 from inlier.projects.api import router as projects_router
@@ -52,8 +53,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     db = Database(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with retention.purging(db, settings, app_.state.clock):
+            yield
         await db.dispose()
 
     app = FastAPI(

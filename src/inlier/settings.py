@@ -37,6 +37,18 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Posts (threads and replies) one person may make a minute."
     )
     # Outgoing mail (notifications sent by email). No host: mail stays in the outbox.
+    retention_address_days: int = Field(
+        default=30, ge=1, description="days client addresses (sign-in failures, consents) are kept"
+    )
+    retention_draft_days: int = Field(
+        default=30, ge=1, description="days a draft is kept after its task ended"
+    )
+    retention_notification_days: int = Field(
+        default=90, ge=1, description="days a read notification is kept"
+    )
+    purge_every_minutes: int = Field(
+        default=60, ge=0, description="how often a server purges expired data (0: never)"
+    )
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None

@@ -60,6 +60,10 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(projects_app, name="projects")
 app.add_typer(items_app, name="items")
 app.add_typer(audit_app, name="audit")
+privacy_app = typer.Typer(
+    help="Personal data: purge what has outlived its retention.", no_args_is_help=True
+)
+app.add_typer(privacy_app, name="privacy")
 #: The request id of changes made from the command line, as the audit log shows them.
 CLI = "cli"
 app.add_typer(mail_app, name="mail")
@@ -789,3 +793,22 @@ def mail_send(
     )
     if r.retried or r.failed:
         raise typer.Exit(code=1)
+
+
+@privacy_app.command("purge")
+def privacy_purge(database_url: DbUrl = None) -> None:
+    """Delete client addresses, drafts of ended tasks and read notifications older than the
+    INLIER_RETENTION_* settings allow (every `inlier serve` also does this on a timer)."""
+    from inlier.privacy import retention
+
+    settings = settings_from(database_url)
+
+    async def work(db: Database) -> retention.Purged:
+        async with db.session() as s:
+            return await retention.purge(s, settings, Clock().now())
+
+    done = run(settings, work)
+    out.print(
+        f"purged: {done.sign_in_failures} sign-in failures, {done.consent_addresses} consent "
+        f"addresses, {done.drafts} drafts, {done.notifications} read notifications"
+    )
