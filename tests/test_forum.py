@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -325,3 +326,35 @@ async def test_an_outsider_can_neither_read_nor_guess_a_project_forum(world: Wor
     # Nothing was written by all those tries.
     seen = (await member.get(f"/threads/{thread['id']}")).json()
     assert len(seen["posts"]) == 1 and not seen["pinned"] and not seen["locked"]
+
+
+async def test_a_report_reaches_the_moderators_without_naming_the_reporter(world: World) -> None:
+    owner, _, (a, b), fid = await setup(world)
+    thread = await ask(a, fid)
+    pid = (
+        thread["posts"][0]["id"]
+        if "posts" in thread
+        else (await a.get(f"/threads/{thread['id']}")).json()["posts"][0]["id"]
+    )
+    r = await b.post(f"/posts/{pid}/report", json={"reason": "This gives a patient's name"})
+    assert r.status_code == 201, r.text
+    notes = (await owner.get("/me/notifications")).json()["data"]
+    [note] = [n for n in notes if n["kind"] == "report"]
+    assert "patient's name" in note["body"] and f"#post-{pid}" in note["link"]
+    assert b.email not in str(note) and b.user["name"] not in str(note)
+    assert not [
+        n for n in (await a.get("/me/notifications")).json()["data"] if n["kind"] == "report"
+    ]
+
+
+async def test_concurrent_posts_never_pass_the_rate_limit(world: World) -> None:
+    _, _, (a, _b), fid = await setup(world)
+    thread = await ask(a, fid)
+
+    async def post(n: int) -> int:
+        r = await a.post(f"/threads/{thread['id']}/posts", json={"body": f"burst {n}"})
+        return r.status_code
+
+    codes = await asyncio.gather(*(post(n) for n in range(15)))
+    # One thread was already posted: nine more fit in the minute, the rest are refused.
+    assert codes.count(201) == 9 and codes.count(429) == 6

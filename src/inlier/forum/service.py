@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import String, case, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inlier.accounts import service as accounts
 from inlier.accounts.models import User
 from inlier.accounts.service import Principal
 from inlier.audit import service as audit
@@ -239,7 +240,12 @@ async def list_forums(
 
 
 async def check_rate(s: AsyncSession, who: Principal, now: datetime, per_minute: int) -> None:
-    """At most ``per_minute`` posts (threads included) in any 60 seconds, or 429."""
+    """At most ``per_minute`` posts (threads included) in any 60 seconds, or 429.
+
+    The person's row is locked first (PostgreSQL), so concurrent posts are counted one after
+    the other and cannot slip past the limit together; SQLite has one writer anyway.
+    """
+    await accounts.lock_user(s, who.id)
     since = now - timedelta(minutes=1)
     q = select(func.count(), func.min(Post.created_at)).where(
         Post.author_id == who.id, Post.created_at > since
@@ -576,7 +582,36 @@ async def report(
     row = PostReport(post_id=post.id, reporter_id=who.id, reason=reason, created_at=now)
     s.add(row)
     await s.flush()
+    # The forum's moderators hear about it; the reporter is not named to them.
+    for moderator in await _moderators(s, ta.fa.forum):
+        if moderator != who.id:
+            await notify.send(
+                s,
+                moderator,
+                "report",
+                f"A post was reported: {ta.thread.title}"[:200],
+                reason[:500],
+                f"/threads/{ta.thread.id}#post-{post.id}",
+                now,
+            )
     return row
+
+
+async def _moderators(s: AsyncSession, forum: Forum) -> list[int]:
+    """Who moderates a forum: the project's owners and reviewers, or, for a community forum,
+    the admins."""
+    if forum.project_id is not None:
+        rows = await s.scalars(
+            select(Membership.user_id).where(
+                Membership.project_id == forum.project_id, Membership.role.in_(MODERATOR_ROLES)
+            )
+        )
+        return list(rows.all())
+    # Roles are a JSON list on the user's row; its text names "admin" exactly when they are one.
+    admins = await s.scalars(
+        select(User.id).where(User.active.is_(True), cast(User.roles, String).like('%"admin"%'))
+    )
+    return list(admins.all())
 
 
 async def edit_post(
