@@ -331,11 +331,7 @@ async def test_an_outsider_can_neither_read_nor_guess_a_project_forum(world: Wor
 async def test_a_report_reaches_the_moderators_without_naming_the_reporter(world: World) -> None:
     owner, _, (a, b), fid = await setup(world)
     thread = await ask(a, fid)
-    pid = (
-        thread["posts"][0]["id"]
-        if "posts" in thread
-        else (await a.get(f"/threads/{thread['id']}")).json()["posts"][0]["id"]
-    )
+    pid = thread["posts"][0]["id"]
     r = await b.post(f"/posts/{pid}/report", json={"reason": "This gives a patient's name"})
     assert r.status_code == 201, r.text
     notes = (await owner.get("/me/notifications")).json()["data"]
