@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import tempfile
+import time
+import weakref
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
@@ -108,6 +110,7 @@ async def publish_policy(
             await s.flush()
     except IntegrityError as exc:
         raise Conflict(f"version {version!r} is already published") from exc
+    _policies.pop(_cache_key(s), None)
     await audit.record(
         s,
         who.id,
@@ -186,23 +189,44 @@ def consent_out(c: Consent) -> dict[str, Any]:
     return {"policy_version": c.policy_version, "accepted_at": iso(c.accepted_at)}
 
 
+# Published versions change rarely and ``next`` asks on every call: each process keeps the
+# list of (effective_at, id) for a few seconds. Publishing here clears it at once; another
+# process sees a new version within the TTL.
+_POLICIES_TTL = 10.0
+_policies: weakref.WeakKeyDictionary[Any, tuple[float, list[tuple[datetime, int]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _cache_key(s: AsyncSession) -> Any:
+    """One cache per engine (per database, per app)."""
+    return s.get_bind()
+
+
+async def _published(s: AsyncSession) -> list[tuple[datetime, int]]:
+    key = _cache_key(s)
+    cached = _policies.get(key)
+    if cached is not None and time.monotonic() - cached[0] < _POLICIES_TTL:
+        return cached[1]
+    rows = await s.execute(select(Policy.effective_at, Policy.id).order_by(Policy.effective_at))
+    versions = [(at, pid) for at, pid in rows.tuples().all()]
+    _policies[key] = (time.monotonic(), versions)
+    return versions
+
+
 async def consent_reason(s: AsyncSession, who: Principal, now: datetime) -> str | None:
     """``"consent_required"`` while a policy is in force that ``who`` has not accepted.
 
-    One indexed query. No policy published: no gate (``None``).
+    No policy published (or none in force yet): no gate, and no query past the cache.
     """
-    row = (
-        await s.execute(
-            select(Policy.id, Consent.id)
-            .outerjoin(Consent, (Consent.policy_id == Policy.id) & (Consent.user_id == who.id))
-            .where(Policy.effective_at <= now)
-            .order_by(Policy.effective_at.desc(), Policy.id.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None or row[1] is not None:
+    in_force = [(at, pid) for at, pid in await _published(s) if at <= now]
+    if not in_force:
         return None
-    return CONSENT_REQUIRED
+    policy_id = max(in_force)[1]
+    accepted = await s.scalar(
+        select(Consent.id).where(Consent.user_id == who.id, Consent.policy_id == policy_id)
+    )
+    return None if accepted is not None else CONSENT_REQUIRED
 
 
 async def consent_view(s: AsyncSession, who: Principal, now: datetime) -> dict[str, Any] | None:
