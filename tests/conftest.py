@@ -129,6 +129,14 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@pytest.fixture
+async def browser_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A second client of the same app with its own cookies: a browser, for the pages."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
 class Actor:
     """Someone calling the API with their own token."""
 

@@ -12,13 +12,6 @@ from test_experts import assessment_body
 from test_pages import csrf_of, sign_in
 
 
-@pytest.fixture
-async def browser_client(app: Any) -> Any:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
-
-
 def form(**overrides: Any) -> dict[str, Any]:
     return {
         "email": "dr.silva@example.org",

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
-import pytest
 
 from conftest import World
 from test_pages import csrf_of, sign_in
-
-
-@pytest.fixture
-async def browser_client(app: Any) -> Any:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
 
 
 async def test_forum_pages_are_for_members_only(

@@ -42,13 +42,6 @@ async def submit_one(worker: Actor, project_id: str) -> None:
     assert r.status_code == 201, r.text
 
 
-@pytest.fixture
-async def browser_client(app: Any) -> Any:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
-
-
 async def test_pages_need_a_session_and_send_you_back_after_sign_in(
     world: World, browser_client: httpx.AsyncClient
 ) -> None:
