@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from inlier.audit import service as audit
+from inlier.datasets import agreement as agreement_of
 from inlier.datasets import snapshots
 from inlier.datasets.schemas import SnapshotIn, SnapshotOut
 from inlier.datasets.service import prepare
@@ -93,3 +94,12 @@ async def snapshot_file(
         filename=f"{snap.name}-v{snap.version}{ext}".replace("/", "_"),
         headers={"ETag": f'"sha256-{snap.sha256}"', "Repr-Digest": f"sha-256=:{digest}:"},
     )
+
+
+@router.get("/projects/{project_id}/agreement", responses=problems(403, 404))
+async def agreement(project_id: str, who: CurrentUser, s: Tx, request: Request) -> dict[str, Any]:
+    """Krippendorff's alpha per question and each contributor's agreement with the per-item
+    majority, under their per-project pseudonym (owners and admins)."""
+    acc = await projects.manage(s, who, project_id)
+    await s.commit()  # the answers are read in their own short transactions
+    return await agreement_of.agreement(request.app.state.db, acc.project)
