@@ -4,8 +4,10 @@ real apps built by ``create_app`` with their own settings, and people who call t
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -106,7 +108,13 @@ def db_url(engine_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
     return url
 
 
+#: Where apps built without their own ``data_dir`` keep files (never the working directory).
+DATA_DIR = Path(tempfile.mkdtemp(prefix="inlier-test-data-"))
+atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
+
+
 def make_settings(db_url: str, **overrides: Any) -> Settings:
+    overrides.setdefault("data_dir", DATA_DIR)
     return Settings(database_url=db_url, log_level="WARNING", **{**FAST_HASH, **overrides})
 
 
