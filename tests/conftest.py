@@ -4,8 +4,10 @@ real apps built by ``create_app`` with their own settings, and people who call t
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -106,7 +108,13 @@ def db_url(engine_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> 
     return url
 
 
+#: Where apps built without their own ``data_dir`` keep files (never the working directory).
+DATA_DIR = Path(tempfile.mkdtemp(prefix="inlier-test-data-"))
+atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
+
+
 def make_settings(db_url: str, **overrides: Any) -> Settings:
+    overrides.setdefault("data_dir", DATA_DIR)
     return Settings(database_url=db_url, log_level="WARNING", **{**FAST_HASH, **overrides})
 
 
@@ -116,8 +124,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def app(db_url: str, clock: Clock) -> AsyncIterator[Any]:
-    application = create_app(make_settings(db_url), clock=clock)
+async def app(db_url: str, clock: Clock, tmp_path: Path) -> AsyncIterator[Any]:
+    settings = make_settings(db_url, data_dir=tmp_path / "data")
+    application = create_app(settings, clock=clock)
     yield application
     await application.state.db.dispose()
 
@@ -295,13 +304,14 @@ def world(app: Any, client: httpx.AsyncClient) -> World:
 class Cli:
     """The `inlier` command, run in-process against its own SQLite database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, data_dir: Path | None = None) -> None:
         from typer.testing import CliRunner
 
         self.url = url
         self.runner = CliRunner()
         self.env = {
             "INLIER_DATABASE_URL": url,
+            **({"INLIER_DATA_DIR": str(data_dir)} if data_dir is not None else {}),
             "INLIER_ARGON2_TIME_COST": "1",
             "INLIER_ARGON2_MEMORY_KIB": "1024",
         }
@@ -376,8 +386,8 @@ class LiveServer:
 
 
 @pytest.fixture
-async def live(db_url: str, clock: Clock) -> AsyncIterator[Live]:
-    settings = make_settings(db_url)
+async def live(db_url: str, clock: Clock, tmp_path: Path) -> AsyncIterator[Live]:
+    settings = make_settings(db_url, data_dir=tmp_path / "data")
     server = LiveServer(settings, clock)
     await server.start()
     seed_app = create_app(settings, clock=clock)

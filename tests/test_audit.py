@@ -331,7 +331,10 @@ NOT_AUDITED = {
 }
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 #: Exports are reads that the log records (who took which data).
-AUDITED_READS = {("GET", "/api/v1/projects/{project_id}/export")}
+AUDITED_READS = {
+    ("GET", "/api/v1/projects/{project_id}/export"),
+    ("GET", "/api/v1/snapshots/{snapshot_id}/file"),
+}
 
 
 async def test_every_mutating_owner_or_admin_endpoint_writes_an_audit_entry(

@@ -61,6 +61,7 @@ TARGETS = {
     "forum": ("own", "other", "community"),
     "thread": ("own", "other", "community"),
     "post": ("own", "other", "community"),
+    "snapshot": ("own", "other"),
 }
 Statuses = dict[str, tuple[int, ...]]
 PASSWORD_FOR_APPLICANTS = "applicant-password"
@@ -340,6 +341,27 @@ POLICY: dict[tuple[str, str], tuple[str, Statuses]] = {
     ("POST", f"{V1}/me/notifications/read"): ("none", SIGNED_IN),
 }
 
+# A snapshot of P (own) or Q (other): its project's owners and admins; 404 for everyone else.
+#                                   own    other
+MANAGE_SNAPSHOT: Statuses = {
+    "anonymous": (401, 401),
+    "contributor_member": (404, 404),
+    "contributor_outsider": (404, 404),
+    "reviewer_member": (404, 404),
+    "owner": (200, 404),
+    "other_owner": (404, 200),
+    "admin": (200, 200),
+}
+
+POLICY.update(
+    {
+        ("POST", f"{V1}/projects/{{project_id}}/snapshots"): ("project", MANAGE_PROJECT_CREATE),
+        ("GET", f"{V1}/projects/{{project_id}}/agreement"): ("project", MANAGE_PROJECT),
+        ("GET", f"{V1}/snapshots/{{snapshot_id}}"): ("snapshot", MANAGE_SNAPSHOT),
+        ("GET", f"{V1}/snapshots/{{snapshot_id}}/file"): ("snapshot", MANAGE_SNAPSHOT),
+    }
+)
+
 ADMIN_ONLY_PUT: Statuses = {**ADMIN_ONLY_READ}
 
 # A statement of contributor_member's: theirs to read, and admins'; nobody else's (404).
@@ -433,6 +455,7 @@ class Cast:
     work: str  # a project every signed-in role is a member of, for their own leases
     assessment: str  # an assessment anyone may take, with attempts enough for every call
     forums: dict[str, str]  # target → forum id
+    snapshots: dict[str, str] = field(default_factory=dict)  # target → snapshot id
     counter: itertools.count[int] = field(default_factory=itertools.count)
     paid: dict[str, str] = field(default_factory=dict)
 
@@ -566,6 +589,8 @@ async def request_for(
     pay_ids = {"{payrun_id}", "{payout_id}", "{statement_id}"}
     if pay_ids & set(re.findall(r"\{\w+\}", template)) or template.endswith("/rate-card"):
         params.update(await paid_week(cast))
+    if "{snapshot_id}" in template:
+        params["snapshot_id"] = await snapshot_of(cast, target)
     if "{forum_id}" in template:
         params["forum_id"] = cast.forums[target]
     if "{thread_id}" in template or "{post_id}" in template:
@@ -613,9 +638,20 @@ async def request_for(
         ("PATCH", "/posts/{post_id}"): {"body": f"Edited {n}"},
         ("POST", "/posts/{post_id}/report"): {"reason": "off topic"},
         ("POST", "/me/notifications/read"): {"ids": []},
+        ("POST", "/projects/{project_id}/snapshots"): {"name": f"snap {n}", "filters": {}},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})
+
+
+async def snapshot_of(cast: Cast, target: str) -> str:
+    """A snapshot of P (own) or Q (other), made once by the project's owner."""
+    if target not in cast.snapshots:
+        who = cast.actors["owner" if target == "own" else "other_owner"]
+        r = await who.post(f"/projects/{cast.projects[target]}/snapshots", json={"name": "s"})
+        assert r.status_code == 201, r.text
+        cast.snapshots[target] = r.json()["id"]
+    return cast.snapshots[target]
 
 
 RATE_CARD: dict[str, Any] = {

@@ -46,7 +46,7 @@ DB_DIR = Path(tempfile.mkdtemp(prefix="inlier-fuzz-"))
 atexit.register(shutil.rmtree, DB_DIR, ignore_errors=True)
 DB_URL = f"sqlite:///{DB_DIR / 'fuzz.db'}"
 upgrade(DB_URL)
-app = create_app(make_settings(DB_URL))
+app = create_app(make_settings(DB_URL, data_dir=DB_DIR / "data"))
 
 
 async def _prepare() -> dict[str, str]:

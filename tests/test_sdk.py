@@ -374,6 +374,24 @@ def test_export_gives_trainer_kinds_and_binary_files(live: Live) -> None:
     assert bad.value.errors[0]["loc"] == ["query", "format"]
 
 
+def test_a_snapshot_is_made_read_and_downloaded_with_its_checksum(live: Live) -> None:
+    import hashlib
+
+    owner, proj, worker = team(live, n_items=2)
+    a = worker.next_assignment(proj["id"])
+    assert a is not None
+    worker.submit(a["id"], answer=GOOD_ANSWER, active_seconds=30)
+    snap = owner.create_snapshot(proj["id"], "train", kind="raw", status="submitted")
+    assert snap["version"] == 1 and snap["manifest"]["rows"] == 1
+    assert owner.get_snapshot(snap["id"]) == snap
+    data = b"".join(owner.snapshot_bytes(snap["id"]))
+    assert hashlib.sha256(data).hexdigest() == snap["manifest"]["sha256"]
+    assert owner.create_snapshot(proj["id"], "train")["version"] == 2
+    with pytest.raises(InvalidInputError) as bad:
+        owner.create_snapshot(proj["id"], "train", status="done")
+    assert bad.value.errors[0]["loc"] == ["body", "filters", "status"]
+
+
 # ---- work --------------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from inlier.accounts.pages import router as accounts_pages
 from inlier.accounts.passwords import Passwords
 from inlier.audit.api import router as audit_router
 from inlier.audit.pages import router as audit_pages
+from inlier.datasets.api import router as datasets_router
 from inlier.db.engine import Database
 from inlier.experts.api import router as experts_router
 from inlier.experts.pages import router as experts_pages
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(pay_router)
     api.include_router(privacy_router)
     api.include_router(audit_router)
+    api.include_router(datasets_router)
     api.include_router(forum_router)
     api.include_router(notify_router)
 

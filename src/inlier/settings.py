@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
     )
     forum_posts_per_minute: int = Field(
         default=10, ge=1, description="Posts (threads and replies) one person may make a minute."
+    )
+    data_dir: Path = Field(
+        default=Path("./inlier-data"),
+        description="Where files the platform keeps live (dataset snapshots); created on demand.",
     )
     # Outgoing mail (notifications sent by email). No host: mail stays in the outbox.
     retention_address_days: int = Field(

@@ -615,6 +615,76 @@ def export(
     console.print(f"[green]{n} rows[/green]" + (f" → {output}" if output else ""))
 
 
+snapshots_app = typer.Typer(help="Dataset snapshots: exports frozen once.", no_args_is_help=True)
+app.add_typer(snapshots_app, name="snapshots")
+
+
+@snapshots_app.command("create")
+def snapshots_create(
+    project: Annotated[str, typer.Argument(help="project id")],
+    name: Annotated[str, typer.Option(help="the snapshot's name; again, the next version")],
+    kind: Annotated[
+        str, typer.Option(help="raw, sft, preference, kto, ranking, ratings or stepwise")
+    ] = "raw",
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv, parquet or hf")] = "jsonl",
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="an export parameter, e.g. status=approved (repeatable)"),
+    ] = None,
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Freeze a project's export as a named, versioned file under INLIER_DATA_DIR; prints
+    its manifest (rows, bytes, sha256, filters) as JSON."""
+    from inlier.datasets import snapshots
+    from inlier.datasets.service import prepare
+
+    settings = settings_from(database_url)
+
+    async def work(db: Database) -> dict[str, Any]:
+        given: dict[str, str] = {}
+        for f in filters or []:
+            key, sep, value = f.partition("=")
+            if not sep or not key:
+                raise InvalidInput(
+                    f"--filter {f!r}: write it as name=value",
+                    errors=[{"loc": ["option", "filter"], "msg": "name=value"}],
+                )
+            given[key] = value
+        opts = snapshots.snapshot_options(kind, format, given)
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+        prepare(acc.project, opts)
+        with Progress(
+            "[progress.description]{task.description}",
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"writing {opts.kind} rows", total=None)
+            snap = await snapshots.create(
+                db,
+                who,
+                acc.project,
+                name.strip(),
+                opts,
+                settings.data_dir,
+                Clock().now(),
+                CLI,
+                lambda n: bar.update(task, completed=n),
+            )
+        return snapshots.out(snap)
+
+    out = run(settings, work)
+    m = out["manifest"]
+    console.print(
+        f"[green]snapshot {out['id']}[/green]: {out['name']} version {out['version']}, "
+        f"{m['rows']} rows, {m['bytes']} bytes"
+    )
+    typer.echo(json.dumps(out, indent=2))
+
+
 payruns_app = typer.Typer(help="Weekly pay runs.", no_args_is_help=True)
 payouts_app = typer.Typer(help="Payouts for a payment processor.", no_args_is_help=True)
 app.add_typer(payruns_app, name="payruns")

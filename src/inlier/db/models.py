@@ -2,6 +2,7 @@
 
 from inlier.accounts import models as accounts_models
 from inlier.audit import models as audit_models
+from inlier.datasets import models as datasets_models
 from inlier.db.base import Base
 from inlier.experts import models as experts_models
 from inlier.forum import models as forum_models
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "accounts_models",
     "audit_models",
+    "datasets_models",
     "experts_models",
     "forum_models",
     "llm_models",

@@ -250,6 +250,14 @@ HOLDINGS: dict[str, Holding] = {
             "deleted",
         ),
         Holding(
+            "snapshots",
+            "snapshots_created.json",
+            "dataset snapshots you froze (their id, project, name and version)",
+            KEPT,
+            columns=("created_by",),
+            only=("id", "project_id", "name", "version", "created_at", "created_by"),
+        ),
+        Holding(
             "audit_entries",
             "audit.json",
             "audit-log entries you made or that are about you (ids only, no personal data)",

@@ -264,6 +264,35 @@ class Api:
         call = Call("GET", f"projects/{segment(project_id)}/export", chunks=True)
         yield call.with_params(**_query(params), format=format, kind=kind)
 
+    @operation
+    def create_snapshot(
+        self,
+        project_id: str,
+        name: str,
+        *,
+        kind: str = "raw",
+        format: str = "jsonl",
+        **filters: Any,
+    ) -> Flow[JSON]:
+        """Freeze a project's export as a named, versioned file (owners and admins); the
+        same name again makes the next version. ``filters`` are the export's parameters
+        (``status``, ``form``, ``gold``, ``split``, ``seed``, ...). Returns the snapshot with
+        its ``manifest``: ``rows``, ``bytes``, ``sha256``, ``filters``, ``created_by/at``."""
+        body = {"name": name, "kind": kind, "format": format, "filters": filters}
+        path = f"projects/{segment(project_id)}/snapshots"
+        return (yield from request(Call("POST", path, json=body)))
+
+    @operation
+    def get_snapshot(self, snapshot_id: str) -> Flow[JSON]:
+        """A snapshot and its manifest."""
+        return (yield from request(Call("GET", f"snapshots/{segment(snapshot_id)}")))
+
+    @iterator
+    def snapshot_bytes(self, snapshot_id: str) -> Feed[bytes]:
+        """The snapshot's file as it was written, chunk by chunk; its sha256 is the
+        manifest's."""
+        yield Call("GET", f"snapshots/{segment(snapshot_id)}/file", chunks=True)
+
     # ---- work --------------------------------------------------------------------------------
 
     @operation
