@@ -427,3 +427,25 @@ async def test_a_lost_lease_keeps_the_answer_in_the_browser(
     assert await page.is_disabled("#submit")
     assert await exported(owner, project["id"]) == []
     assert errors == []
+
+
+@SQLITE_ONLY
+async def test_a_draft_saved_later_elsewhere_wins_over_this_browsers_copy(
+    live: Live, browser: Any
+) -> None:
+    _owner, _project, worker = await team(
+        live, ALL_TYPES | {"questions": ALL_TYPES["questions"][-1:]}, [ITEM]
+    )
+    page, errors = await open_page(browser)
+    await sign_in(page, live, worker)
+    await page.click("#start-any")
+    await page.wait_for_url(f"{live.url}/work/*")
+    aid = page.url.rsplit("/", 1)[1]
+    await page.fill("#q-ideal-text", "Typed in this tab")
+    await expect(page.locator("#save-status")).to_contain_text("Draft saved")
+    # The same person saves a newer draft from another tab or device.
+    r = await worker.put(f"/assignments/{aid}/draft", json={"answer": {"ideal": "From my laptop"}})
+    assert r.status_code == 200
+    await page.reload()
+    assert await page.input_value("#q-ideal-text") == "From my laptop"
+    assert errors == []

@@ -28,6 +28,8 @@ const formError = document.getElementById("form-error");
 const generationIds = { ...(boot.generation_ids || {}) };
 
 const kindOf = (el) => KINDS[el.dataset.type];
+// Server time minus this browser's: lease deadlines and save times are the server's.
+const clockSkew = Date.parse(boot.now) - Date.now();
 
 // ---- answers ------------------------------------------------------------------------------
 
@@ -122,7 +124,10 @@ function restore() {
   let local = null;
   try { local = JSON.parse(localStorage.getItem(draftKey) || "null"); } catch { local = null; }
   const server = boot.draft;
-  // The browser's copy is newer whenever the last save did not reach the server.
+  // The browser's copy wins when the last save did not reach the server; the server's when it
+  // was saved later (from another tab or device).
+  const serverAt = boot.draft_saved_at ? Date.parse(boot.draft_saved_at) - clockSkew : 0;
+  if (local && server && serverAt > local.at) local = null;
   const body = local?.body ?? server ?? null;
   if (isReview) writeReview(body);
   else if (body) writeAnswer(body);
@@ -132,7 +137,6 @@ function restore() {
 
 // ---- active time and the lease ------------------------------------------------------------
 
-const clockSkew = Date.parse(boot.now) - Date.now();
 let expiresAt = Date.parse(boot.expires_at);
 let activeSeconds = boot.active_seconds || 0;
 let lastActivity = Date.now();

@@ -161,6 +161,7 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
                 "active_seconds": a.active_seconds,
                 "lease_minutes": project.lease_minutes,
                 "draft": a.draft,
+                "draft_saved_at": iso(a.draft_saved_at),
                 "under_review": under_review.answer if under_review is not None else None,
                 "generation_ids": (
                     {name: g["generation_id"] for name, g in generations.items()}
