@@ -11,13 +11,10 @@ from inlier.experts import service as experts
 from inlier.forum import service as forum
 from inlier.kit.clock import iso
 from inlier.kit.web import CsrfForm, PageUser, redirect, render
-from inlier.llm import service as llm
 from inlier.projects import service as projects
-from inlier.projects.models import Item, Project
+from inlier.projects.models import Project
 from inlier.questions import REGISTRY, Template
 from inlier.workflow import overview, service
-from inlier.workflow.models import Response as ResponseRow
-from inlier.workflow.models import Slot
 from inlier.workflow.service import REVIEW
 
 router = APIRouter(include_in_schema=False)
@@ -123,21 +120,17 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
     async with request.app.state.db.session() as s:
         a = await service.own_assignment(s, who, assignment_id)
         project = await s.get(Project, a.project_id)
-        item = await s.get(Item, a.item_id)
-        assert project is not None and item is not None
-        template = projects.template_of(project)
-        under_review = None
-        if a.stage == REVIEW:
-            slot = await s.get(Slot, a.slot_id)
-            if slot is not None and slot.target_response_id is not None:
-                under_review = await s.get(ResponseRow, slot.target_response_id)
-        # Generated fields show their latest generation: the author's, when reviewing.
-        generated_in = under_review.assignment_id if under_review is not None else a.id
-        generations = await llm.generations_for(s, generated_in, template)
+        assert project is not None
+        # What the API's GET /assignments/{id} shows: the item, the attempt under review, the
+        # draft, and the latest generations (the author's, when reviewing).
+        view = await service.assignment_out(s, a, projects.Access(project, None), with_draft=True)
         pinned = await forum.pinned_answers(s, project.id)
+    template = projects.template_of(project)
     live = a.state == "active" and a.expires_at > now
-    data = dict(item.data)
-    data.update({name: g["value"] for name, g in generations.items()})
+    generations: dict[str, Any] = view.get("generations", {})
+    under_review: dict[str, Any] | None = view["under_review"]
+    data = {**view["item"]["data"], **{name: g["value"] for name, g in generations.items()}}
+    draft = view["draft"]
     return await render(
         request,
         "workbench.html",
@@ -160,9 +153,9 @@ async def workbench(request: Request, assignment_id: str, who: PageUser) -> Resp
                 "now": iso(now),
                 "active_seconds": a.active_seconds,
                 "lease_minutes": project.lease_minutes,
-                "draft": a.draft,
-                "draft_saved_at": iso(a.draft_saved_at),
-                "under_review": under_review.answer if under_review is not None else None,
+                "draft": draft["answer"] if draft else None,
+                "draft_saved_at": draft["saved_at"] if draft else None,
+                "under_review": under_review["answer"] if under_review is not None else None,
                 "generation_ids": (
                     {name: g["generation_id"] for name, g in generations.items()}
                     if a.stage != REVIEW
