@@ -222,21 +222,23 @@ def test_demo_data_is_created_once(cli: Any) -> None:
     assert "Physics: rank three explanations" in listing.stdout
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        [],
-        ["init"],
-        ["serve"],
-        ["demo"],
-        ["db", "upgrade"],
-        ["users", "create"],
-        ["tokens", "create"],
-        ["projects", "create"],
-        ["items", "import"],
-        ["export"],
-    ],
-)
+def _all_commands() -> list[list[str]]:
+    """Every command and subcommand of `inlier`, walked from the app (new ones included)."""
+    import typer.main
+
+    out: list[list[str]] = []
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        # Typer's groups are not click.Group subclasses; they do have the commands mapping.
+        out.append(path)
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
+@pytest.mark.parametrize("command", _all_commands(), ids=lambda c: " ".join(c) or "inlier")
 def test_every_command_explains_itself(command: list[str]) -> None:
     r = CliRunner().invoke(app, [*command, "--help"])
     assert r.exit_code == 0
