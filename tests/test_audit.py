@@ -328,6 +328,7 @@ NOT_AUDITED = {
     ("POST", "/api/v1/me/notifications/read"): "a person's own inbox",
     ("POST", "/api/v1/assessments/{assessment_id}/attempts"): "a person's own assessment",
     ("POST", "/api/v1/assessment-attempts/{attempt_id}/submit"): "a person's own assessment",
+    ("POST", "/api/v1/appeals"): "a person's own appeal, kept in appeals",
 }
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 #: Exports are reads that the log records (who took which data).

@@ -42,6 +42,7 @@ from inlier.forum import service as forum
 from inlier.forum.models import Forum, Post
 from inlier.forum.schemas import ForumIn, ThreadIn
 from inlier.projects.models import Project
+from inlier.quality.models import Appeal
 
 ROLES = (
     "anonymous",
@@ -62,6 +63,7 @@ TARGETS = {
     "thread": ("own", "other", "community"),
     "post": ("own", "other", "community"),
     "snapshot": ("own", "other"),
+    "appeal": ("own", "other"),
 }
 Statuses = dict[str, tuple[int, ...]]
 PASSWORD_FOR_APPLICANTS = "applicant-password"
@@ -395,6 +397,37 @@ POLICY.update(
     }
 )
 
+# Appealing: 404 where the project is not yours to see, else 409 (nobody in the cast is paused
+# or has rejected work; the appeals themselves are tested in test_quality).
+APPEAL_ON_PROJECT: Statuses = {
+    role: tuple(409 if s == 200 else s for s in statuses) for role, statuses in SEE_PROJECT.items()
+}
+# Deciding an appeal on P (own) or Q (other): the project's owners and admins; 403 for its
+# members, 404 for everyone else.
+#                                   own    other
+DECIDE_APPEAL: Statuses = {
+    "anonymous": (401, 401),
+    "contributor_member": (403, 404),
+    "contributor_outsider": (404, 404),
+    "reviewer_member": (403, 404),
+    "owner": (200, 404),
+    "other_owner": (404, 200),
+    "admin": (200, 200),
+}
+
+POLICY.update(
+    {
+        ("GET", f"{V1}/me/standing"): ("none", SIGNED_IN),
+        ("GET", f"{V1}/me/quality-events"): ("none", SIGNED_IN),
+        ("GET", f"{V1}/me/appeals"): ("none", SIGNED_IN),
+        ("POST", f"{V1}/appeals"): ("project", APPEAL_ON_PROJECT),
+        ("POST", f"{V1}/appeals/{{appeal_id}}/decision"): ("appeal", DECIDE_APPEAL),
+        ("GET", f"{V1}/projects/{{project_id}}/appeals"): ("project", MANAGE_PROJECT),
+        ("GET", f"{V1}/projects/{{project_id}}/quality"): ("project", MANAGE_PROJECT),
+        ("GET", f"{V1}/projects/{{project_id}}/quality/{{user_id}}"): ("project", MANAGE_PROJECT),
+    }
+)
+
 # Erasing someone ends their sessions: these operations are called by a stand-in with the
 # caller's roles, on a fresh "other" user, so the cast stays signed in for the other rows.
 STAND_INS = {("DELETE", f"{V1}/me"), ("POST", f"{V1}/users/{{user_id}}/erase")}
@@ -591,6 +624,8 @@ async def request_for(
         params.update(await paid_week(cast))
     if "{snapshot_id}" in template:
         params["snapshot_id"] = await snapshot_of(cast, target)
+    if "{appeal_id}" in template:
+        params["appeal_id"] = await fresh_appeal(cast, target)
     if "{forum_id}" in template:
         params["forum_id"] = cast.forums[target]
     if "{thread_id}" in template or "{post_id}" in template:
@@ -639,9 +674,31 @@ async def request_for(
         ("POST", "/posts/{post_id}/report"): {"reason": "off topic"},
         ("POST", "/me/notifications/read"): {"ids": []},
         ("POST", "/projects/{project_id}/snapshots"): {"name": f"snap {n}", "filters": {}},
+        ("POST", "/appeals"): {"project_id": cast.projects.get(target), "message": "Please."},
+        ("POST", "/appeals/{appeal_id}/decision"): {"decision": "uphold", "reason": "Checked."},
     }
     key = (method, template.removeprefix(V1))
     return path, ({"json": bodies[key]} if key in bodies else {})
+
+
+async def fresh_appeal(cast: Cast, target: str) -> str:
+    """An open appeal of the spare contributor against a pause on P (own) or Q (other),
+    written directly: each call decides its own."""
+    app = cast.world.app
+    now = app.state.clock.now()
+    async with app.state.db.session() as s:
+        appeal = Appeal(
+            project_id=int(cast.projects[target]),
+            user_id=int(cast.spare.id),
+            kind="pause",
+            message="I was ill that week.",
+            status="open",
+            due_at=now + timedelta(days=7),
+            created_at=now,
+        )
+        s.add(appeal)
+        await s.flush()
+        return str(appeal.id)
 
 
 async def snapshot_of(cast: Cast, target: str) -> str:

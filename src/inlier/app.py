@@ -42,6 +42,7 @@ from inlier.privacy.api import router as privacy_router
 from inlier.privacy.pages import router as privacy_pages
 from inlier.projects.api import router as projects_router
 from inlier.projects.pages import router as projects_pages
+from inlier.quality.api import router as quality_router
 from inlier.settings import Settings, is_sqlite
 from inlier.workflow.api import router as workflow_router
 from inlier.workflow.pages import router as workflow_pages
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(datasets_router)
     api.include_router(forum_router)
     api.include_router(notify_router)
+    api.include_router(quality_router)
 
     @api.get("/ping", include_in_schema=False)
     async def ping() -> dict[str, bool]:

@@ -11,6 +11,7 @@ from inlier.notify import models as notify_models
 from inlier.pay import models as pay_models
 from inlier.privacy import models as privacy_models
 from inlier.projects import models as projects_models
+from inlier.quality import models as quality_models
 from inlier.workflow import models as workflow_models
 
 metadata = Base.metadata
@@ -27,5 +28,6 @@ __all__ = [
     "pay_models",
     "privacy_models",
     "projects_models",
+    "quality_models",
     "workflow_models",
 ]

@@ -30,7 +30,9 @@ from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, NotFound, invalid
 from inlier.kit.ids import parse_id, sid
 from inlier.projects import service as projects
-from inlier.questions import REGISTRY, Template, parse_template
+from inlier.quality.models import Standing
+from inlier.quality.scoring import DEFAULT_APPEAL_DAYS, PAUSED
+from inlier.questions import Template, grade_answer, parse_template
 
 OPEN, SUBMITTED = "open", "submitted"
 PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
@@ -476,27 +478,7 @@ async def my_attempts(
 def grade_item(template: Template, item: AssessmentItem, answer: dict[str, Any]) -> dict[str, Any]:
     """One item's feedback: each gold question graded by its type; a question left
     unanswered scores 0; questions a person grades (text) are pending and left out."""
-    questions: list[dict[str, Any]] = []
-    scored: list[float] = []
-    for name, gold in item.gold.items():
-        q = template.questions.get(name)
-        if q is None:
-            continue
-        value = answer.get(name)
-        if value is None:
-            graded_score, detail = (
-                (None, "pending: a reviewer grades written answers")
-                if q.type == "text"
-                else (0.0, "not answered")
-            )
-        else:
-            g = REGISTRY[q.type].grade(q, value, gold)
-            graded_score, detail = g.score, g.detail
-        if graded_score is not None:
-            graded_score = min(1.0, max(0.0, float(graded_score)))
-            scored.append(graded_score)
-        questions.append({"question": name, "score": graded_score, "detail": detail})
-    score = sum(scored) / len(scored) if scored else None
+    questions, score = grade_answer(template, item.gold, answer)
     return {
         "item_id": str(item.id),
         "correct": None if score is None else score >= 1.0,
@@ -573,6 +555,8 @@ ACTIONS = {
     "cooldown": "Pass the assessment {name!r}; your next attempt opens at {at}.",
     "no_attempts": "It needs {skill} at level {level}; you have no attempt left at {name!r}. "
     "Ask an admin.",
+    "paused": "Your work here is paused for quality: {reason} Appeal it from your standing "
+    "page; the project answers within {days} days, or the pause is lifted.",
     "work": "Start working.",
 }
 
@@ -642,6 +626,12 @@ async def my_work(
         elif gap is not None and not manager:
             row["reason"] = "no_eligible_project"
             row["action"] = ACTIONS["profile"].format(needs=gap)
+        elif acc.standing == PAUSED and not manager:
+            row["reason"] = "paused"
+            row["action"] = ACTIONS["paused"].format(
+                reason=await _pause_reason(s, p.id, who.id),
+                days=(p.quality or {}).get("appeal_days", DEFAULT_APPEAL_DAYS),
+            )
         elif missing and not manager:
             row["reason"] = "assessment_required"
             row["action"], row["assessment"] = offer or (
@@ -714,11 +704,24 @@ async def available_work(s: AsyncSession, who: Principal, now: datetime) -> dict
 
 
 async def nothing_to_do_reason(s: AsyncSession, who: Principal, now: datetime) -> str:
-    """Why `next` without a project found no project to work: ``not_approved``,
-    ``assessment_required`` (an assessment would open one), else ``no_eligible_project``."""
+    """Why `next` without a project found no project to work: ``not_approved``, ``paused``
+    (paused for quality where they could otherwise work), ``assessment_required`` (an
+    assessment would open one), else ``no_eligible_project``."""
     if who.status != APPROVED:
         return "not_approved"
-    for row in await my_work(s, who, now, {}):
+    rows = await my_work(s, who, now, {})
+    if any(row["reason"] == "paused" for row in rows):
+        return "paused"
+    for row in rows:
         if row["reason"] == "assessment_required" and row["assessment"] is not None:
             return "assessment_required"
     return "no_eligible_project"
+
+
+async def _pause_reason(s: AsyncSession, project_id: int, user_id: int) -> str:
+    reason = await s.scalar(
+        select(Standing.reason).where(
+            Standing.project_id == project_id, Standing.user_id == user_id
+        )
+    )
+    return reason or "your quality score is below the project's pause threshold."

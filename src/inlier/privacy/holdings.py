@@ -175,6 +175,34 @@ HOLDINGS: dict[str, Holding] = {
             only=("key", "name", "created_by"),
         ),
         Holding(
+            "quality_events",
+            "quality_events.json",
+            "the quality signals about your work (gold checks, review verdicts, agreement, "
+            "speed and authenticity flags), without items or grading details, which would "
+            "name the hidden gold items",
+            KEPT,
+            omit=("item_id", "response_id", "detail"),
+        ),
+        Holding(
+            "standings",
+            "standing.json",
+            "your quality score and standing on each project",
+            KEPT,
+        ),
+        Holding(
+            "skill_scores",
+            "skill_scores.json",
+            "your quality score in each skill",
+            KEPT,
+        ),
+        Holding(
+            "appeals",
+            "appeals.json",
+            "your appeals, with the decisions and their reasons",
+            "your message and the decision's reason removed; status and dates kept",
+            omit=("decided_by",),
+        ),
+        Holding(
             "earnings_lines",
             "earnings.json",
             "every earnings line: amount, the inputs and formula it was computed from",

@@ -31,6 +31,7 @@ from inlier.notify.models import Notification, OutboxMail
 from inlier.privacy.holdings import HOLDINGS, Holding, jsonable
 from inlier.privacy.models import Consent, Policy
 from inlier.projects.models import Membership
+from inlier.quality.models import Appeal
 from inlier.workflow.models import Assignment
 
 CONSENT_REQUIRED = "consent_required"
@@ -388,6 +389,11 @@ async def erase(
         update(Application).where(Application.user_id == user.id).values(profile={}, reason=None)
     )
     await s.execute(delete(Notification).where(Notification.user_id == user.id))
+    await s.execute(
+        update(Appeal)
+        .where(Appeal.user_id == user.id)
+        .values(message="(erased)", decision_reason=None)
+    )
     await s.execute(
         delete(OutboxMail).where(
             (OutboxMail.user_id == user.id) | (OutboxMail.to_addr == old_email)

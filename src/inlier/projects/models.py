@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inlier.db.base import Base, BigId, pk
@@ -17,6 +17,8 @@ class Project(Base):
     id: Mapped[int] = pk()
     name: Mapped[str] = mapped_column(String(200))
     guidelines: Mapped[str] = mapped_column(default="")
+    # Counts guideline changes; each response records the version it was made under.
+    guidelines_version: Mapped[int] = mapped_column(default=1)
     template: Mapped[dict[str, Any]]
     workflow: Mapped[dict[str, Any]]
     requirements: Mapped[dict[str, Any]]
@@ -50,6 +52,14 @@ class Item(Base):
     __table_args__ = (
         Index("ix_items_project_id_id", "project_id", "id"),
         Index("ix_items_batch", "import_batch"),
+        # Gold items of a project: the honeypots `next` mixes in.
+        Index(
+            "ix_items_gold",
+            "project_id",
+            "id",
+            sqlite_where=text("gold IS NOT NULL"),
+            postgresql_where=text("gold IS NOT NULL"),
+        ),
         UniqueConstraint("project_id", "external_id"),
     )
 

@@ -87,6 +87,10 @@ class QualityIn(Strict):
     pause_below: float | None = Field(default=None, ge=0, le=1)
     promote_reviewer_at: float | None = Field(default=None, ge=0, le=1)
     min_events: int | None = Field(default=None, ge=0, le=100_000)
+    # Attempts faster than this many active seconds are flagged and reviewed.
+    min_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    # How many days the project has to answer an appeal (default 7); unanswered → granted.
+    appeal_days: int | None = Field(default=None, ge=1, le=90)
 
 
 class ExportIn(Strict):
@@ -138,6 +142,7 @@ class ProjectOut(BaseModel):
     id: str
     name: str
     guidelines: str
+    guidelines_version: int
     template: dict[str, Any]
     workflow: dict[str, Any]
     requirements: dict[str, Any]

@@ -22,6 +22,8 @@ from inlier.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from inlier.kit.ids import parse_id
 from inlier.projects.models import Item, Membership, Project
 from inlier.projects.schemas import ItemIn, ProjectIn, ProjectPatch
+from inlier.quality.models import Standing
+from inlier.quality.scoring import PAUSED, REVIEWER
 from inlier.questions import Template, parse_template
 from inlier.questions.base import pydantic_problems
 
@@ -33,6 +35,8 @@ REVIEW_ROLES = ("reviewer", "owner")
 class Access:
     project: Project
     role: str | None  # membership role, if any
+    # The person's standing on the project (ok | warning | paused | reviewer), if scored.
+    standing: str | None = None
 
     @property
     def template(self) -> Template:
@@ -64,6 +68,7 @@ def project_out(project: Project, role: str | None = None) -> dict[str, Any]:
         "id": str(project.id),
         "name": project.name,
         "guidelines": project.guidelines,
+        "guidelines_version": project.guidelines_version,
         "template": project.template,
         "workflow": project.workflow,
         "requirements": project.requirements,
@@ -143,10 +148,14 @@ def _check_references(project: Project, template: Template) -> None:
 
 # Every `next` runs it: built once (building a statement costs more than running it).
 _ACCESS = (
-    select(Project, Membership.role)
+    select(Project, Membership.role, Standing.state)
     .outerjoin(
         Membership,
         (Membership.project_id == Project.id) & (Membership.user_id == bindparam("p_user")),
+    )
+    .outerjoin(
+        Standing,
+        (Standing.project_id == Project.id) & (Standing.user_id == bindparam("p_user")),
     )
     .where(Project.id == bindparam("p_project"))
 )
@@ -158,16 +167,16 @@ async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Acce
     row = (await s.execute(_ACCESS, params)).first()
     if row is None:
         raise NotFound("project not found")
-    project, role = row
+    project, role, standing = row
     if who.is_admin or role is not None:
-        return Access(project, role)
+        return Access(project, role, standing)
     if (
         project.visibility == "open"
         and who.status == "approved"
         and project.status != "draft"
         and meets_requirements(project, who, await accounts.skills_of(s, who.id)) is None
     ):
-        return Access(project, None)
+        return Access(project, None, standing)
     raise NotFound("project not found")
 
 
@@ -204,26 +213,30 @@ async def work_reason(s: AsyncSession, who: Principal, acc: Access) -> str | Non
         return "no_eligible_project"
     if acc.role in MANAGER_ROLES:
         return None
+    if acc.standing == PAUSED:
+        return "paused"
     needs_skills = bool((acc.project.requirements or {}).get("skills"))
     skills = await accounts.skills_of(s, who.id) if needs_skills else {}
     return meets_requirements(acc.project, who, skills)
 
 
 def may_review(who: Principal, acc: Access) -> bool:
-    return acc.role in REVIEW_ROLES
+    """Reviewers by membership, and contributors whose quality promoted them."""
+    return acc.role in REVIEW_ROLES or acc.standing == REVIEWER
 
 
 async def workable_projects(s: AsyncSession, who: Principal) -> list[Access]:
-    """Active projects ``who`` may work, members' projects first."""
+    """Active projects ``who`` may work (not paused there), members' projects first."""
     if who.status != "approved":
         return []
     rows = (
         await s.execute(
-            select(Project, Membership.role)
+            select(Project, Membership.role, Standing.state)
             .outerjoin(
                 Membership,
                 (Membership.project_id == Project.id) & (Membership.user_id == who.id),
             )
+            .outerjoin(Standing, (Standing.project_id == Project.id) & (Standing.user_id == who.id))
             .where(
                 Project.status == "active",
                 (Membership.id.is_not(None)) | (Project.visibility == "open"),
@@ -233,11 +246,12 @@ async def workable_projects(s: AsyncSession, who: Principal) -> list[Access]:
     ).all()
     skills = await accounts.skills_of(s, who.id) if rows else {}
     out: list[Access] = []
-    for project, role in rows:
-        acc = Access(project, role)
+    for project, role, standing in rows:
+        acc = Access(project, role, standing)
         if role is None and not who.has("contributor"):
             continue
-        if role in MANAGER_ROLES or meets_requirements(project, who, skills) is None:
+        workable = standing != PAUSED and meets_requirements(project, who, skills) is None
+        if role in MANAGER_ROLES or workable:
             out.append(acc)
     return out
 
@@ -247,11 +261,12 @@ async def candidate_projects(s: AsyncSession, who: Principal) -> list[Access]:
     its requirements: what a "why can't I work this" overview walks (it decides what to show)."""
     rows = (
         await s.execute(
-            select(Project, Membership.role)
+            select(Project, Membership.role, Standing.state)
             .outerjoin(
                 Membership,
                 (Membership.project_id == Project.id) & (Membership.user_id == who.id),
             )
+            .outerjoin(Standing, (Standing.project_id == Project.id) & (Standing.user_id == who.id))
             .where(
                 (Membership.id.is_not(None))
                 | ((Project.visibility == "open") & (Project.status != "draft"))
@@ -259,7 +274,7 @@ async def candidate_projects(s: AsyncSession, who: Principal) -> list[Access]:
             .order_by(Membership.id.is_(None), Project.id)
         )
     ).all()
-    return [Access(project, role) for project, role in rows]
+    return [Access(project, role, standing) for project, role, standing in rows]
 
 
 async def list_projects(
@@ -312,7 +327,10 @@ async def patch_project(s: AsyncSession, acc: Access, body: ProjectPatch, now: d
         if has_items and new["overlap"] != (project.workflow or {}).get("overlap", 1):
             raise Conflict("overlap cannot change once items are imported")
         project.workflow = new
-    if changes.get("guidelines") is not None:  # the change and its diff go to the forum
+    if changes.get("guidelines") is not None and changes["guidelines"] != project.guidelines:
+        # A new version: responses record the one they were made under.
+        project.guidelines_version = (project.guidelines_version or 1) + 1
+        # The change and its diff go to the forum.
         await forum.on_guidelines_changed(
             s, project, project.guidelines, changes["guidelines"], None, now
         )

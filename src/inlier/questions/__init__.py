@@ -149,3 +149,34 @@ def parse_template(raw: Any, loc: Loc) -> Template:
     if problems:
         raise _fail(problems)
     return Template(spec)
+
+
+def grade_answer(
+    template: Template, gold: dict[str, Any], answer: dict[str, Any]
+) -> tuple[list[dict[str, Any]], float | None]:
+    """Each gold question graded by its type, and their mean (``None`` when none could be).
+
+    A question left unanswered scores 0; a written answer (``text``) is graded by a person
+    and left out (its ``score`` is ``None``).
+    """
+    questions: list[dict[str, Any]] = []
+    scored: list[float] = []
+    for name, expected in gold.items():
+        q = template.questions.get(name)
+        if q is None:
+            continue
+        value = answer.get(name)
+        if value is None:
+            score, detail = (
+                (None, "pending: a reviewer grades written answers")
+                if q.type == "text"
+                else (0.0, "not answered")
+            )
+        else:
+            g = REGISTRY[q.type].grade(q, value, expected)
+            score, detail = g.score, g.detail
+        if score is not None:
+            score = min(1.0, max(0.0, float(score)))
+            scored.append(score)
+        questions.append({"question": name, "score": score, "detail": detail})
+    return questions, (sum(scored) / len(scored) if scored else None)

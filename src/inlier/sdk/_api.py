@@ -787,3 +787,56 @@ class Api:
 def _query(params: dict[str, Any]) -> dict[str, Any]:
     """Query values as the server spells them: booleans ``true``/``false``."""
     return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in params.items()}
+
+    # ---- quality: standing, events, appeals ---------------------------------------------------
+
+    @operation
+    def my_standing(self) -> Flow[list[JSON]]:
+        """Your score on each project: ``{project_id, score, interval: [lo, hi], events, state,
+        thresholds, reasons}``."""
+        return list((yield from request(Call("GET", "me/standing")))["projects"])
+
+    @iterator
+    def quality_events(
+        self, project_id: str | None = None, *, page_size: int | None = None
+    ) -> Feed[JSON]:
+        """The events behind your scores, newest first (a gold check names no item)."""
+        yield from pages(
+            Call("GET", "me/quality-events").with_params(project_id=project_id), page_size
+        )
+
+    @operation
+    def appeal(self, project_id: str, message: str, response_id: str | None = None) -> Flow[JSON]:
+        """Appeal your pause on a project, or (``response_id``) a rejection of your work."""
+        body = _drop_none(project_id=project_id, message=message, response_id=response_id)
+        return (yield from request(Call("POST", "appeals", json=body)))
+
+    @operation
+    def my_appeals(self) -> Flow[list[JSON]]:
+        """Your appeals with their status, deadline and decision."""
+        return list((yield from request(Call("GET", "me/appeals")))["data"])
+
+    @operation
+    def decide_appeal(self, appeal_id: str, decision: str, reason: str) -> Flow[JSON]:
+        """``uphold`` or ``reinstate`` an appeal (the project's owners and admins)."""
+        path = f"appeals/{segment(appeal_id)}/decision"
+        return (
+            yield from request(Call("POST", path, json={"decision": decision, "reason": reason}))
+        )
+
+    @operation
+    def project_appeals(self, project_id: str, status: str | None = None) -> Flow[list[JSON]]:
+        """A project's appeals (owners and admins), newest first."""
+        call = Call("GET", f"projects/{segment(project_id)}/appeals").with_params(status=status)
+        return list((yield from request(call))["data"])
+
+    @operation
+    def project_quality(self, project_id: str) -> Flow[JSON]:
+        """Owners: ``{thresholds, contributors: [...], weekly: [...]}``."""
+        return (yield from request(Call("GET", f"projects/{segment(project_id)}/quality")))
+
+    @operation
+    def person_quality(self, project_id: str, user_id: str) -> Flow[JSON]:
+        """Owners: one contributor's standing, events and attempts on the project."""
+        path = f"projects/{segment(project_id)}/quality/{segment(user_id)}"
+        return (yield from request(Call("GET", path)))

@@ -132,3 +132,7 @@ class Response(Base):
     # Attempts only: the review that decided it, once reviewed.
     review_id: Mapped[int | None] = mapped_column(BigId)
     generation_ids: Mapped[list[str] | None] = mapped_column(Json)
+    # The version of the project's guidelines the work was done under.
+    guidelines_version: Mapped[int | None]
+    # Why a review rejected an attempt (a code from REJECT_REASONS), on the review.
+    reason_code: Mapped[str | None] = mapped_column(String(32))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,9 +42,10 @@ from inlier.notify import service as notify
 from inlier.privacy import service as privacy
 from inlier.projects import service as projects
 from inlier.projects.models import Item, Project
+from inlier.quality import service as quality
 from inlier.questions import Template
 from inlier.workflow.models import DONE, LEASED, OPEN, Assignment, Response, Slot, Touch
-from inlier.workflow.schemas import SubmitIn
+from inlier.workflow.schemas import REJECT_REASONS, SubmitIn
 
 ATTEMPT, REVIEW = "attempt", "review"
 # Written as literals, not parameters: a partial index (WHERE state = 'open') is only usable
@@ -64,8 +66,9 @@ _S, _I, _T, _A, _R = _slots.c, _items.c, _touches.c, _assignments.c, _responses.
 _IS_OPEN = _S.state == literal_column("'open'")
 
 
-def _pick_statement(pg: bool) -> Select[Any]:
-    """The best open slot of a stage that the person has not touched, with its item's data."""
+def _pick_statement(pg: bool, gold: bool | None) -> Select[Any]:
+    """The best open slot of a stage that the person has not touched, with its item's data;
+    ``gold`` True/False keeps to gold items or leaves them out (None: any item)."""
     touched = select(_T.id).where(_T.item_id == _S.item_id, _T.user_id == bindparam("p_user"))
     q = (
         select(_S.id, _S.item_id, _I.data)
@@ -79,12 +82,28 @@ def _pick_statement(pg: bool) -> Select[Any]:
         .order_by(_S.priority.desc(), _S.id)
         .limit(1)
     )
+    if gold is not None:
+        q = q.where(_I.gold.is_not(None) if gold else _I.gold.is_(None))
     if pg:
         q = q.with_for_update(skip_locked=True, of=_slots)
     return q
 
 
-_PICK = {pg: _pick_statement(pg) for pg in (False, True)}
+_PICK = {
+    (pg, gold): _pick_statement(pg, gold) for pg in (False, True) for gold in (None, False, True)
+}
+# A gold item the person has not seen, for a fresh honeypot slot (a project has few).
+_GOLD_ITEM = (
+    select(_I.id, _I.data, _I.priority)
+    .where(
+        _I.project_id == bindparam("p_project"),
+        _I.gold.is_not(None),
+        ~select(_T.id).where(_T.item_id == _I.id, _T.user_id == bindparam("p_user")).exists(),
+    )
+    .order_by(func.random())
+    .limit(1)
+)
+_NEW_SLOT = insert(_slots).returning(_S.id)
 
 _earlier = _assignments.alias("earlier")
 
@@ -188,8 +207,12 @@ _FOR_SUBMIT = (
         _P.updated_at.label("project_updated_at"),
         _P.template.label("project_template"),
         _P.workflow.label("project_workflow"),
+        _P.quality.label("project_quality"),
+        _P.requirements.label("project_requirements"),
+        _P.guidelines_version.label("project_guidelines_version"),
         _I.data.label("item_data"),
         _I.priority.label("item_priority"),
+        _I.gold.label("item_gold"),
     )
     .select_from(
         _assignments.join(_projects, _P.id == _A.project_id).join(_items, _I.id == _A.item_id)
@@ -311,12 +334,45 @@ def _pick_params(project_id: int, stage: str, user_id: int) -> dict[str, Any]:
 
 
 async def _pick_slot(
-    s: AsyncSession, project_id: int, stage: str, user_id: int, pg: bool
+    s: AsyncSession,
+    project_id: int,
+    stage: str,
+    user_id: int,
+    pg: bool,
+    gold: bool | None = None,
 ) -> tuple[int, int, dict[str, Any]] | None:
     """``(slot id, item id, item data)``: the item comes along, so answering needs no query."""
     conn = await core_connection(s)
-    row = (await conn.execute(_PICK[pg], _pick_params(project_id, stage, user_id))).first()
+    row = (await conn.execute(_PICK[pg, gold], _pick_params(project_id, stage, user_id))).first()
     return (row.id, row.item_id, row.data) if row else None
+
+
+async def _pick_gold(
+    s: AsyncSession, project_id: int, user_id: int, pg: bool
+) -> tuple[int, int, dict[str, Any]] | None:
+    """A honeypot: an open slot of a gold item, or a fresh slot of one the person has not
+    seen. Gold items are seen by everyone who works the project, once each."""
+    picked = await _pick_slot(s, project_id, ATTEMPT, user_id, pg, gold=True)
+    if picked is not None:
+        return picked
+    conn = await core_connection(s)
+    row = (await conn.execute(_GOLD_ITEM, {"p_project": project_id, "p_user": user_id})).first()
+    if row is None:
+        return None
+    slot_id = (
+        await conn.execute(
+            _NEW_SLOT,
+            {
+                "project_id": project_id,
+                "item_id": row.id,
+                "stage": ATTEMPT,
+                "replica": -1,  # beyond the item's overlap: a honeypot draw
+                "state": OPEN,
+                "priority": row.priority,
+            },
+        )
+    ).scalar_one()
+    return slot_id, row.id, row.data
 
 
 async def _held(s: AsyncSession, user_id: int, project_id: int, now: datetime) -> Assignment | None:
@@ -512,8 +568,17 @@ async def _next(
             return held, acc, None, None
     for acc in candidates:
         stages = (REVIEW, ATTEMPT) if projects.may_review(who, acc) else (ATTEMPT,)
+        gold_rate = float((acc.project.quality or {}).get("gold_rate") or 0.0)
         for stage in stages:
-            picked = await _pick_slot(s, acc.project.id, stage, who.id, pg)
+            gold: bool | None = None
+            picked = None
+            if stage == ATTEMPT and gold_rate > 0:
+                # Honeypots are mixed in at the project's rate and served nowhere else.
+                gold = False
+                if random.random() < gold_rate:
+                    picked = await _pick_gold(s, acc.project.id, who.id, pg)
+            if picked is None:
+                picked = await _pick_slot(s, acc.project.id, stage, who.id, pg, gold)
             if picked is not None:
                 slot_id, item_id, item_data = picked
                 a = await _lease(s, acc, who, slot_id, item_id, stage, now)
@@ -659,8 +724,13 @@ async def _submit(
             row.project_id, row.project_updated_at, row.project_template
         ),
         workflow=row.project_workflow or {},
+        rules=quality.ProjectRules(
+            row.project_id, row.project_quality or {}, row.project_requirements or {}
+        ),
+        guidelines_version=row.project_guidelines_version,
         item_data=row.item_data,
         item_priority=row.item_priority,
+        item_gold=row.item_gold,
         ending={"ended_at": now, "idempotency_key": key, "request_hash": digest},
     )
     _refresh_loaded(s, row)
@@ -701,8 +771,11 @@ class _Submitting:
     response_id: int | None
     template: Template
     workflow: dict[str, Any]
+    rules: quality.ProjectRules
+    guidelines_version: int
     item_data: dict[str, Any]
     item_priority: int
+    item_gold: dict[str, Any] | None
     # What the assignment records when the submission is stored (with its response's id).
     ending: dict[str, Any]
 
@@ -781,6 +854,8 @@ async def _record(
         "score": None,
         "review_id": None,
         "generation_ids": None,
+        "guidelines_version": a.guidelines_version,
+        "reason_code": None,
         **fields,
     }
     # The lease ends and its slot is done in the same breath.
@@ -825,6 +900,8 @@ class _Recorded:
     score: int | None
     review_id: int | None
     generation_ids: list[str] | None
+    guidelines_version: int | None
+    reason_code: str | None
 
     def attach(self, s: AsyncSession) -> Response:
         return _attach(s, Response(**vars(self)))
@@ -837,7 +914,7 @@ async def _submit_attempt(
     body: SubmitIn,
     now: datetime,
 ) -> _Recorded:
-    _reject_fields(body, ("verdict", "feedback", "score"), ATTEMPT)
+    _reject_fields(body, ("verdict", "feedback", "score", "reason_code"), ATTEMPT)
     if body.answer is None:
         raise InvalidInput(
             "answer: required", errors=[{"loc": ["body", "answer"], "msg": "field required"}]
@@ -847,8 +924,28 @@ async def _submit_attempt(
     # The generations it was made with are the server's record, not the client's word.
     ids = await llm.generation_ids(s, a.id) if generated else None
     response = await _record(s, a, body, now, stage=ATTEMPT, status="submitted", generation_ids=ids)
+    flagged = False
+    if a.rules.quality:  # a project that measures quality: gold, speed, authenticity
+        signals = await quality.on_attempt(
+            s,
+            a.rules,
+            a.template,
+            response.id,
+            who.id,
+            a.item_id,
+            a.item_gold,
+            body.answer,
+            response.active_seconds,
+            generated,
+            body.authenticity.model_dump() if body.authenticity else None,
+            now,
+        )
+        flagged = signals.review
+        overlap = int(a.workflow.get("overlap", 1))
+        if overlap > 1 and not a.item_gold:
+            await quality.on_item_complete(s, a.rules, a.template, a.item_id, overlap, now)
     rate = float((a.workflow.get("review") or {}).get("sample_rate", 0.0))
-    if _sampled(response.id, rate):
+    if flagged or _sampled(response.id, rate):
         conn = await core_connection(s)
         await conn.execute(_NEEDS_REVIEW, {"p_id": response.id, "needs_review": True})
         response.needs_review = True
@@ -874,7 +971,7 @@ async def _submit_review(
     body: SubmitIn,
     now: datetime,
 ) -> _Recorded:
-    _reject_fields(body, ("generation_ids",), REVIEW)
+    _reject_fields(body, ("generation_ids", "authenticity"), REVIEW)
     if body.verdict is None:
         raise InvalidInput(
             "verdict: required", errors=[{"loc": ["body", "verdict"], "msg": "field required"}]
@@ -896,6 +993,16 @@ async def _submit_review(
             "answer: only an improvement carries an answer",
             errors=[{"loc": ["body", "answer"], "msg": "only allowed when the verdict is improve"}],
         )
+    reason_code = feedback = None
+    if body.verdict == "reject":
+        # A rejection always says why: a code, and feedback (the code's text by default).
+        reason_code = body.reason_code or "other"
+        feedback = body.feedback or REJECT_REASONS[reason_code]
+    elif body.reason_code is not None:
+        raise InvalidInput(
+            "reason_code: only a rejection carries a reason code",
+            errors=[{"loc": ["body", "reason_code"], "msg": "only allowed when rejecting"}],
+        )
     review = await _record(
         s,
         a,
@@ -905,13 +1012,18 @@ async def _submit_review(
         status=VERDICT_STATUS[body.verdict],
         target_response_id=target.id,
         verdict=body.verdict,
-        feedback=body.feedback,
+        feedback=feedback or body.feedback,
         score=body.score,
+        reason_code=reason_code,
     )
     target.status = VERDICT_STATUS[body.verdict]
     target.review_id = review.id
     # The author hears about it (the reviewer is not named), in this transaction.
     await notify.on_review(s, target, review, now)
+    if a.rules.quality:
+        await quality.on_review(
+            s, a.rules, a.template, target, who.id, review.id, body.verdict, body.answer, now
+        )
     if body.verdict == "reject":
         # The attempt's slot opens again; its author already touched the item, so someone
         # else will do it.
@@ -988,6 +1100,7 @@ def response_out(r: Response | _Recorded) -> dict[str, Any]:
             verdict=r.verdict,
             feedback=r.feedback,
             score=r.score,
+            reason_code=r.reason_code,
             target_response_id=str(r.target_response_id),
         )
     else:

@@ -1,0 +1,1 @@
+"""Quality: signals stored as events, scores with credible intervals, standing and appeals."""
