@@ -69,6 +69,8 @@ class Assignment(Base):
     __tablename__ = "assignments"
     __table_args__ = (
         Index("ix_assignments_user_state", "user_id", "project_id", "state"),
+        # A person's latest task: `next` without a project continues where they worked last.
+        Index("ix_assignments_user_id_id", "user_id", "id"),
         Index("ix_assignments_slot", "slot_id"),
         # At most one open lease per person and project, even under concurrent `next` calls.
         Index(

@@ -195,6 +195,12 @@ _HELD = select(_A.id).where(
     _A.project_id == bindparam("p_project"),
     _A.state == literal_column("'active'"),
 )
+_HELD_ANY = select(_A.project_id).where(
+    _A.user_id == bindparam("p_user"), _A.state == literal_column("'active'")
+)
+_LAST_PROJECT = (
+    select(_A.project_id).where(_A.user_id == bindparam("p_user")).order_by(_A.id.desc()).limit(1)
+)
 _ITEM_DATA = select(_I.data).where(_I.id == bindparam("p_item"))
 _INSERT_RESPONSE = insert(_responses).returning(_R.id)
 _projects = _tables["projects"]
@@ -563,9 +569,21 @@ async def _next(
     for acc in candidates:
         if schedule is None or schedule.due(acc.project.id, now):
             await reclaim_expired(s, acc.project.id, now, pg)
-        held = await _held(s, who.id, acc.project.id, now)
+    if len(candidates) == 1:
+        held = await _held(s, who.id, candidates[0].project.id, now)
         if held is not None:
-            return held, acc, None, None
+            return held, candidates[0], None, None
+    else:
+        # Routing: one query for the leases held anywhere and the project worked last, not
+        # one per project, so `next` costs about the same with 50 projects as with one.
+        candidates = await _route(s, who.id, candidates)
+        conn = await core_connection(s)
+        holding = set((await conn.execute(_HELD_ANY, {"p_user": who.id})).scalars())
+        for acc in candidates:
+            if acc.project.id in holding:
+                held = await _held(s, who.id, acc.project.id, now)
+                if held is not None:
+                    return held, acc, None, None
     for acc in candidates:
         stages = (REVIEW, ATTEMPT) if projects.may_review(who, acc) else (ATTEMPT,)
         gold_rate = float((acc.project.quality or {}).get("gold_rate") or 0.0)
@@ -584,6 +602,16 @@ async def _next(
                 a = await _lease(s, acc, who, slot_id, item_id, stage, now)
                 return a, acc, None, item_data
     return None, None, "queue_empty", None
+
+
+async def _route(
+    s: AsyncSession, user_id: int, candidates: list[projects.Access]
+) -> list[projects.Access]:
+    """The projects in the order to try: the one the person worked last first (they keep
+    their context), then members' projects, then open ones."""
+    conn = await core_connection(s)
+    last = (await conn.execute(_LAST_PROJECT, {"p_user": user_id})).scalar()
+    return sorted(candidates, key=lambda acc: acc.project.id != last)
 
 
 # ---- the holder's actions ------------------------------------------------------------------

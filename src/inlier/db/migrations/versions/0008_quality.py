@@ -1,4 +1,4 @@
-"""quality: events, standings, skill scores, appeals; guideline versions; gold index
+"""quality: events, standings, skill scores, appeals; guideline versions; gold and routing indexes
 
 Revision ID: 0008
 Revises: 0007
@@ -113,6 +113,7 @@ def upgrade() -> None:
     with op.batch_alter_table("responses") as batch:
         batch.add_column(sa.Column("guidelines_version", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("reason_code", sa.String(length=32), nullable=True))
+    op.create_index("ix_assignments_user_id_id", "assignments", ["user_id", "id"])
     op.create_index(
         "ix_items_gold",
         "items",
@@ -124,6 +125,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_items_gold", table_name="items")
+    op.drop_index("ix_assignments_user_id_id", table_name="assignments")
     with op.batch_alter_table("responses") as batch:
         batch.drop_column("reason_code")
         batch.drop_column("guidelines_version")
