@@ -26,6 +26,7 @@ from inlier.experts.api import router as experts_router
 from inlier.experts.pages import router as experts_pages
 from inlier.forum.api import router as forum_router
 from inlier.forum.pages import router as forum_pages
+from inlier.jobs import worker as jobs
 from inlier.kit.clock import Clock
 from inlier.kit.errors import install_error_handlers
 from inlier.kit.logging import configure_logging
@@ -37,7 +38,6 @@ from inlier.notify.api import router as notify_router
 from inlier.notify.pages import router as notify_pages
 from inlier.pay.api import router as pay_router
 from inlier.pay.pages import router as pay_pages
-from inlier.privacy import retention
 from inlier.privacy.api import router as privacy_router
 from inlier.privacy.pages import router as privacy_pages
 from inlier.projects.api import router as projects_router
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with retention.purging(db, settings, app_.state.clock):
+        async with jobs.background(db, settings, app_.state.clock):
             yield
         await db.dispose()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,7 +53,22 @@ class Settings(BaseSettings):
         default=90, ge=1, description="days a read notification is kept"
     )
     purge_every_minutes: int = Field(
-        default=60, ge=0, description="how often a server purges expired data (0: never)"
+        default=60, ge=0, description="SQLite: how often the server purges expired data (0: never)"
+    )
+    # Background jobs on PostgreSQL (procrastinate); see inlier.jobs.
+    purge_cron: str = Field(
+        default="7 * * * *",
+        description="PostgreSQL: when workers purge expired data (cron; empty: never)",
+    )
+    mail_cron: str = Field(
+        default="* * * * *",
+        description="PostgreSQL: when workers send the email outbox, if INLIER_SMTP_HOST is set "
+        "(cron; empty: never)",
+    )
+    worker_in_server: bool = Field(
+        default=True,
+        description="PostgreSQL: every `inlier serve` process also runs a job worker; turn off "
+        "when dedicated `inlier worker` processes run the jobs",
     )
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -62,6 +77,16 @@ class Settings(BaseSettings):
     smtp_from: str = "Inlier <inlier@localhost>"
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("purge_cron", "mail_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        value = value.strip()
+        if value and not croniter.is_valid(value):
+            raise ValueError(f"not a cron schedule: {value!r} (e.g. '7 * * * *')")
+        return value
 
 
 def async_database_url(url: str) -> str:

@@ -178,6 +178,50 @@ def serve(
 
 
 @app.command()
+def worker(
+    database_url: DbUrl = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="jobs this process runs at the same time")
+    ] = 1,
+) -> None:
+    """Run background jobs (PostgreSQL): purge expired personal data on INLIER_PURGE_CRON and
+    send the email outbox on INLIER_MAIL_CRON, until SIGINT or SIGTERM.
+
+    Every `inlier serve` process runs such a worker too, unless INLIER_WORKER_IN_SERVER=false.
+    Any number of workers may run against one database: each job runs once.
+    On SQLite there are no workers: the server purges on a timer.
+    """
+    import asyncio
+    import logging
+
+    from inlier.jobs import worker as jobs
+    from inlier.kit.logging import configure_logging
+    from inlier.settings import is_sqlite
+
+    settings = settings_from(database_url)
+    if is_sqlite(settings.database_url):
+        console.print(
+            "[red]error:[/red] workers run on PostgreSQL; on SQLite `inlier serve` purges on a "
+            "timer and `inlier mail send` sends the outbox"
+        )
+        raise typer.Exit(code=2)
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    # Procrastinate logs through the standard library: its job starts, ends and failures.
+    level = logging.getLevelName(settings.log_level.upper())
+    logging.basicConfig(
+        level=level if isinstance(level, int) else logging.INFO,
+        format="%(levelname)s %(name)s %(message)s",
+    )
+    console.print(f"worker on {settings.database_url} (concurrency {concurrency}); Ctrl-C stops")
+    try:
+        asyncio.run(jobs.run(settings, concurrency=concurrency))
+    except jobs.SchemaMissing as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    console.print("worker stopped")
+
+
+@app.command()
 def demo(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
@@ -868,7 +912,7 @@ def mail_send(
 @privacy_app.command("purge")
 def privacy_purge(database_url: DbUrl = None) -> None:
     """Delete client addresses, drafts of ended tasks and read notifications older than the
-    INLIER_RETENTION_* settings allow (every `inlier serve` also does this on a timer)."""
+    INLIER_RETENTION_* settings allow (servers and workers also do this on a schedule)."""
     from inlier.privacy import retention
 
     settings = settings_from(database_url)

@@ -2,8 +2,9 @@
 
 Client addresses (sign-in failures, consent records), drafts of tasks that ended, and read
 notifications are deleted after the number of days the settings give. ``purge`` is idempotent
-and set-based; every ``inlier serve`` process runs it on a timer (``INLIER_PURGE_EVERY_MINUTES``),
-and ``inlier privacy purge`` runs it once.
+and set-based. On SQLite the ``inlier serve`` process runs it on a timer
+(``INLIER_PURGE_EVERY_MINUTES``); on PostgreSQL job workers run it on a cron schedule
+(``INLIER_PURGE_CRON``, see ``inlier.jobs``); ``inlier privacy purge`` runs it once.
 """
 
 from __future__ import annotations
