@@ -8,7 +8,7 @@ changes its schema, a later revision applies the SQL files it ships for that ver
 (``SchemaManager.get_migrations_path()``).
 
 Revision ID: 0011_jobs
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.util import await_only
 
 revision = "0011_jobs"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
