@@ -322,7 +322,7 @@ async def _cycles(sc: Scenario, n_per_client: int) -> None:
             for _ in range(n_per_client):
                 t0 = time.perf_counter()
                 st, data = await c.request(
-                    "POST", "/api/v1/assignments/next", {"project_id": sc.project_id}
+                    "POST", "/api/v1/assignments/next", {"project_id": sc.project_id or None}
                 )
                 t1 = time.perf_counter()
                 if st != 200:

@@ -442,3 +442,21 @@ async def test_skill_scores_follow_the_projects_required_skills(world: World) ->
     assert sc is not None and st is not None
     assert sc.skill == "medicine.cardiology" and sc.events == 2
     assert (sc.good, sc.bad) == (st.good, st.bad)
+
+
+async def test_next_without_a_project_continues_where_the_person_worked_last(
+    world: World,
+) -> None:
+    owner = await world.user("owner")
+    first = await world.project(owner, name="First")
+    second = await world.project(owner, name="Second")
+    worker = await world.user("contributor")
+    for proj in (first, second):
+        await world.items(owner, proj["id"], [pairwise_item(i) for i in range(3)])
+        await world.member(owner, proj["id"], worker)
+    r = await worker.next()
+    assert r.json()["project_id"] == first["id"]  # members' projects in order, to start
+    await worker.post(f"/assignments/{r.json()['id']}/release")
+    await work_one(worker, second["id"], GOOD_ANSWER)
+    r = await worker.next()
+    assert r.json()["project_id"] == second["id"]

@@ -190,7 +190,13 @@ async def manage(s: AsyncSession, who: Principal, project_id: str | int) -> Acce
 
 def meets_requirements(project: Project, who: Principal, skills: dict[str, int]) -> str | None:
     """``None`` when ``who`` meets the project's requirements, else the reason."""
-    req = project.requirements or {}
+    return meets(project.requirements, who, skills)
+
+
+def meets(
+    requirements: dict[str, Any] | None, who: Principal, skills: dict[str, int]
+) -> str | None:
+    req = requirements or {}
     for skill, level in (req.get("skills") or {}).items():
         if skills.get(skill, 0) < level:
             return "assessment_required"
@@ -223,6 +229,49 @@ async def work_reason(s: AsyncSession, who: Principal, acc: Access) -> str | Non
 def may_review(who: Principal, acc: Access) -> bool:
     """Reviewers by membership, and contributors whose quality promoted them."""
     return acc.role in REVIEW_ROLES or acc.standing == REVIEWER
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A project someone may work, as routing needs it: no template, guidelines or models."""
+
+    id: int
+    role: str | None
+    standing: str | None
+
+
+async def workable_candidates(s: AsyncSession, who: Principal) -> list[Candidate]:
+    """``workable_projects`` reading only what eligibility needs (routing runs it on every
+    `next` without a project; loading 50 whole projects would cost more than the rest)."""
+    if who.status != "approved":
+        return []
+    rows = (
+        await s.execute(
+            select(
+                Project.id, Project.requirements, Membership.role, Standing.state.label("standing")
+            )
+            .outerjoin(
+                Membership,
+                (Membership.project_id == Project.id) & (Membership.user_id == who.id),
+            )
+            .outerjoin(Standing, (Standing.project_id == Project.id) & (Standing.user_id == who.id))
+            .where(
+                Project.status == "active",
+                (Membership.id.is_not(None)) | (Project.visibility == "open"),
+            )
+            .order_by(Membership.id.is_(None), Project.id)
+        )
+    ).all()
+    needs_skills = any((r.requirements or {}).get("skills") for r in rows)
+    skills = await accounts.skills_of(s, who.id) if needs_skills else {}
+    out: list[Candidate] = []
+    for r in rows:
+        if r.role is None and not who.has("contributor"):
+            continue
+        ok = r.standing != PAUSED and meets(r.requirements, who, skills) is None
+        if r.role in MANAGER_ROLES or ok:
+            out.append(Candidate(r.id, r.role, r.standing))
+    return out
 
 
 async def workable_projects(s: AsyncSession, who: Principal) -> list[Access]:

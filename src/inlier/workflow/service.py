@@ -195,11 +195,18 @@ _HELD = select(_A.id).where(
     _A.project_id == bindparam("p_project"),
     _A.state == literal_column("'active'"),
 )
-_HELD_ANY = select(_A.project_id).where(
-    _A.user_id == bindparam("p_user"), _A.state == literal_column("'active'")
-)
-_LAST_PROJECT = (
-    select(_A.project_id).where(_A.user_id == bindparam("p_user")).order_by(_A.id.desc()).limit(1)
+_latest = _assignments.alias("latest")
+# Routing in one statement: the person's live leases, and their latest task (for the project
+# they worked last); both come from the index on (user_id, ...).
+_WHERE_AT = select(_A.project_id, _A.state, _A.id).where(
+    _A.user_id == bindparam("p_user"),
+    (_A.state == literal_column("'active'"))
+    | (
+        _A.id
+        == select(func.max(_latest.c.id))
+        .where(_latest.c.user_id == bindparam("p_user"))
+        .scalar_subquery()
+    ),
 )
 _ITEM_DATA = select(_I.data).where(_I.id == bindparam("p_item"))
 _INSERT_RESPONSE = insert(_responses).returning(_R.id)
@@ -558,32 +565,52 @@ async def _next(
         reason = await projects.work_reason(s, who, acc)
         if reason is not None:
             return None, None, reason, None
-        candidates = [acc]
-    else:
-        candidates = await projects.workable_projects(s, who)
-        if not candidates:
-            # Imported here: the experts area reads the queue's overview.
-            from inlier.experts import service as experts
-
-            return None, None, await experts.nothing_to_do_reason(s, who, now), None
-    for acc in candidates:
         if schedule is None or schedule.due(acc.project.id, now):
             await reclaim_expired(s, acc.project.id, now, pg)
-    if len(candidates) == 1:
-        held = await _held(s, who.id, candidates[0].project.id, now)
+        held = await _held(s, who.id, acc.project.id, now)
         if held is not None:
-            return held, candidates[0], None, None
-    else:
-        # Routing: one query for the leases held anywhere and the project worked last, not
-        # one per project, so `next` costs about the same with 50 projects as with one.
-        candidates = await _route(s, who.id, candidates)
-        conn = await core_connection(s)
-        holding = set((await conn.execute(_HELD_ANY, {"p_user": who.id})).scalars())
-        for acc in candidates:
-            if acc.project.id in holding:
-                held = await _held(s, who.id, acc.project.id, now)
-                if held is not None:
-                    return held, acc, None, None
+            return held, acc, None, None
+        return await _take(s, who, [acc], now, pg)
+    # Routing: the projects are read without their templates, and one query each finds the
+    # leases held anywhere and the project worked last, so `next` costs about the same with
+    # 50 projects as with one.
+    found = await projects.workable_candidates(s, who)
+    if not found:
+        # Imported here: the experts area reads the queue's overview.
+        from inlier.experts import service as experts
+
+        return None, None, await experts.nothing_to_do_reason(s, who, now), None
+    conn = await core_connection(s)
+    rows = (await conn.execute(_WHERE_AT, {"p_user": who.id})).all()
+    holding = {r.project_id for r in rows if r.state == "active"}
+    last = max(rows, key=lambda r: r.id).project_id if rows else None
+    # The project worked last first (people keep their context), then members' projects,
+    # then open ones.
+    found.sort(key=lambda c: c.id != last)
+    for c in found:
+        if c.id in holding:
+            held = await _held(s, who.id, c.id, now)
+            if held is not None:
+                return held, await _access(s, c), None, None
+    for c in found:
+        if schedule is None or schedule.due(c.id, now):
+            await reclaim_expired(s, c.id, now, pg)
+        got = await _take(s, who, [await _access(s, c)], now, pg)
+        if got[0] is not None:
+            return got
+    return None, None, "queue_empty", None
+
+
+async def _access(s: AsyncSession, c: projects.Candidate) -> projects.Access:
+    project = await s.get(Project, c.id)
+    assert project is not None
+    return projects.Access(project, c.role, c.standing)
+
+
+async def _take(
+    s: AsyncSession, who: Principal, candidates: list[projects.Access], now: datetime, pg: bool
+) -> tuple[_Leased | None, projects.Access | None, str | None, dict[str, Any] | None]:
+    """A new lease on the best open slot of the first project that has one."""
     for acc in candidates:
         stages = (REVIEW, ATTEMPT) if projects.may_review(who, acc) else (ATTEMPT,)
         gold_rate = float((acc.project.quality or {}).get("gold_rate") or 0.0)
@@ -602,16 +629,6 @@ async def _next(
                 a = await _lease(s, acc, who, slot_id, item_id, stage, now)
                 return a, acc, None, item_data
     return None, None, "queue_empty", None
-
-
-async def _route(
-    s: AsyncSession, user_id: int, candidates: list[projects.Access]
-) -> list[projects.Access]:
-    """The projects in the order to try: the one the person worked last first (they keep
-    their context), then members' projects, then open ones."""
-    conn = await core_connection(s)
-    last = (await conn.execute(_LAST_PROJECT, {"p_user": user_id})).scalar()
-    return sorted(candidates, key=lambda acc: acc.project.id != last)
 
 
 # ---- the holder's actions ------------------------------------------------------------------
