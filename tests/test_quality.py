@@ -3,13 +3,14 @@ thresholds (warning, pause, promotion to review), appeals and what owners see.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from conftest import GOOD_ANSWER, PAIRWISE_TEMPLATE, Actor, World, pairwise_item
+from conftest import GOOD_ANSWER, PAIRWISE_TEMPLATE, Actor, Cli, World, pairwise_item
 from inlier.quality.models import QualityEvent, SkillScore, Standing
 from inlier.quality.scoring import fold
 
@@ -460,3 +461,32 @@ async def test_next_without_a_project_continues_where_the_person_worked_last(
     await work_one(worker, second["id"], GOOD_ANSWER)
     r = await worker.next()
     assert r.json()["project_id"] == second["id"]
+
+
+async def test_owners_see_quality_and_decide_appeals_from_the_cli(
+    world: World, db_url: str
+) -> None:
+    owner, proj, worker = await project_with_gold(world, n_gold=4)
+    for _ in range(3):
+        await work_one(worker, proj["id"], RIGHT_ANSWER)
+    appeal = (
+        await worker.post("/appeals", json={"project_id": proj["id"], "message": "Please."})
+    ).json()
+    cli = Cli(db_url)
+    as_owner = ("--as", owner.email)
+    shown = await asyncio.to_thread(cli, "quality", "show", proj["id"], *as_owner)
+    assert shown.exit_code == 0, shown.output
+    assert "paused" in shown.output and worker.id in shown.output
+    listed = await asyncio.to_thread(
+        cli, "quality", "appeals", proj["id"], "--status", "open", *as_owner
+    )
+    assert listed.exit_code == 0 and appeal["id"] in listed.output
+    bad = await asyncio.to_thread(cli, "quality", "decide", appeal["id"], "maybe", "--reason", "?")
+    assert bad.exit_code == 2 and "uphold or reinstate" in bad.output
+    decided = await asyncio.to_thread(
+        cli, "quality", "decide", appeal["id"], "reinstate", "--reason", "Fair.", *as_owner
+    )
+    assert decided.exit_code == 0, decided.output
+    assert (await worker.next(proj["id"])).status_code == 200
+    (mine,) = (await worker.get("/me/appeals")).json()["data"]
+    assert mine["status"] == "reinstated" and mine["reason"] == "Fair."

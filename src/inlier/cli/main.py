@@ -926,3 +926,91 @@ def privacy_purge(database_url: DbUrl = None) -> None:
         f"purged: {done.sign_in_failures} sign-in failures, {done.consent_addresses} consent "
         f"addresses, {done.drafts} drafts, {done.notifications} read notifications"
     )
+
+
+quality_app = typer.Typer(help="Contributors' quality and their appeals.", no_args_is_help=True)
+app.add_typer(quality_app, name="quality")
+
+
+@quality_app.command("show")
+def quality_show(
+    project: Annotated[str, typer.Argument(help="project id")],
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Each contributor's score (with its 90% interval), state, volume, gold accuracy and
+    agreement on a project, as its owners see them."""
+    from rich.table import Table
+
+    from inlier.quality import service as quality
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+            return await quality.contributors(s, acc.project)
+
+    rows = run(settings_from(database_url), work)
+    table = Table("user", "name", "score", "interval", "state", "responses", "gold", "agreement")
+
+    def num(x: float | None) -> str:
+        return "—" if x is None else f"{x:.2f}"
+
+    for r in rows:
+        lo, hi = r["interval"]
+        table.add_row(
+            r["user_id"],
+            r["name"],
+            num(r["score"]),
+            f"{lo:.2f} to {hi:.2f}",
+            r["state"],
+            str(r["responses"]),
+            num(r["gold_accuracy"]),
+            num(r["agreement"]),
+        )
+    out.print(table if rows else "no contributor has worked this project yet")
+
+
+@quality_app.command("appeals")
+def quality_appeals(
+    project: Annotated[str, typer.Argument(help="project id")],
+    status: Annotated[str | None, typer.Option(help="open, upheld or reinstated")] = None,
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """A project's appeals, newest first, with their deadlines (overdue ones are granted)."""
+    from inlier.quality import service as quality
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            acc = await projects.manage(s, who, project)
+            rows = await quality.project_appeals(s, acc.project.id, status, Clock().now())
+            return [quality.appeal_out(a) for a in rows]
+
+    dump(run(settings_from(database_url), work))
+
+
+@quality_app.command("decide")
+def quality_decide(
+    appeal: Annotated[str, typer.Argument(help="appeal id")],
+    decision: Annotated[str, typer.Argument(help="uphold or reinstate")],
+    reason: Annotated[str, typer.Option(help="why; the person reads it")],
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Uphold an appeal, or reinstate (lifts the pause; a rejected piece of work counts as
+    approved). The decision is audited and the person is notified."""
+    from inlier.quality import service as quality
+
+    if decision not in ("uphold", "reinstate"):
+        console.print("[red]error:[/red] decision is uphold or reinstate")
+        raise typer.Exit(code=2)
+
+    async def work(db: Database) -> dict[str, Any]:
+        who = await acting_user(db, as_user)
+        async with db.session() as s:
+            decided = await quality.decide_appeal(s, who, appeal, decision, reason, Clock().now())
+            return quality.appeal_out(decided)
+
+    dump(run(settings_from(database_url), work))
