@@ -795,6 +795,37 @@ def test_the_sdk_sets_rates_runs_a_week_and_reads_a_statement(live: Live) -> Non
     assert worker.pay_settings()["currency"] == "USD"
 
 
+def test_the_sdk_reads_standing_and_events_and_decides_an_appeal(live: Live) -> None:
+    owner = live.person("owner")
+    quality = {"gold_rate": 1.0, "pause_below": 0.5, "min_events": 2}
+    proj = owner.create_project("Gold", PAIRWISE_TEMPLATE, quality=quality)
+    gold = {"preference": {"choice": "right", "strength": 2}}
+    owner.import_items(proj["id"], [pairwise_item(i, gold=gold) for i in range(3)])
+    worker = live.person()
+    owner.add_member(proj["id"], worker.me()["id"])
+    for _ in range(2):
+        a = worker.next_assignment(proj["id"])
+        assert a is not None
+        worker.submit(a["id"], answer=GOOD_ANSWER)  # "left": not the gold answer
+    (standing,) = worker.my_standing()
+    assert standing["state"] == "paused" and standing["events"] == 2
+    events = list(worker.quality_events(proj["id"], page_size=1))
+    assert [e["kind"] for e in events] == ["gold", "gold"]
+    assert all(e["item_id"] is None for e in events)
+    filed = worker.appeal(proj["id"], "I misread the guideline.")
+    with pytest.raises(ConflictError):
+        worker.appeal(proj["id"], "Again.")  # the same appeal is open
+    (appeal,) = worker.my_appeals()
+    assert appeal["id"] == filed["id"]
+    assert [a["id"] for a in owner.project_appeals(proj["id"], "open")] == [appeal["id"]]
+    decided = owner.decide_appeal(appeal["id"], "reinstate", "Reviewed; fine.")
+    assert decided["status"] == "reinstated"
+    table = owner.project_quality(proj["id"])
+    assert table["contributors"][0]["gold_accuracy"] == 0.0
+    person = owner.person_quality(proj["id"], worker.me()["id"])
+    assert person["standing"]["state"] == "ok" and len(person["events"]) == 2
+
+
 # ---- forums and notifications ------------------------------------------------------------------
 
 

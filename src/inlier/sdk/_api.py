@@ -783,11 +783,6 @@ class Api:
         body = {"ids": list(ids)}
         return (yield from request(Call("POST", "me/notifications/read", json=body)))
 
-
-def _query(params: dict[str, Any]) -> dict[str, Any]:
-    """Query values as the server spells them: booleans ``true``/``false``."""
-    return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in params.items()}
-
     # ---- quality: standing, events, appeals ---------------------------------------------------
 
     @operation
@@ -840,3 +835,8 @@ def _query(params: dict[str, Any]) -> dict[str, Any]:
         """Owners: one contributor's standing, events and attempts on the project."""
         path = f"projects/{segment(project_id)}/quality/{segment(user_id)}"
         return (yield from request(Call("GET", path)))
+
+
+def _query(params: dict[str, Any]) -> dict[str, Any]:
+    """Query values as the server spells them: booleans ``true``/``false``."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in params.items()}
