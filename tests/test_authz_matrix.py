@@ -268,6 +268,21 @@ ASSESSMENT: dict[str, Any] = {
         }
     ],
 }
+# A written answer a person grades: its attempts wait for a grade after submission.
+WRITTEN_ASSESSMENT: dict[str, Any] = {
+    **ASSESSMENT,
+    "name": "Written rationale",
+    "pass_mark": 0.5,
+    "items": [
+        {
+            "data": pairwise_item(2)["data"],
+            "gold": {
+                "preference": {"choice": "left", "strength": 2},
+                "rationale": "A gives the renal dose adjustment.",
+            },
+        }
+    ],
+}
 WORK_MODELS = {"demo": {"provider": "replay", "responses": {"*": "A canned critique."}}}
 
 PUBLIC_READ: Statuses = {role: (200,) for role in ROLES}
@@ -415,8 +430,23 @@ DECIDE_APPEAL: Statuses = {
     "admin": (200, 200),
 }
 
+OWNERS_AND_ADMINS_READ: Statuses = {
+    "anonymous": (401,),
+    "contributor_member": (403,),
+    "contributor_outsider": (403,),
+    "reviewer_member": (403,),
+    "owner": (200,),
+    "other_owner": (200,),
+    "admin": (200,),
+}
+
 POLICY.update(
     {
+        ("GET", f"{V1}/assessments/{{assessment_id}}/grading"): ("none", OWNERS_AND_ADMINS_READ),
+        ("POST", f"{V1}/assessment-attempts/{{attempt_id}}/grades"): (
+            "none",
+            OWNERS_AND_ADMINS_READ,
+        ),
         ("GET", f"{V1}/me/standing"): ("none", SIGNED_IN),
         ("GET", f"{V1}/me/quality-events"): ("none", SIGNED_IN),
         ("GET", f"{V1}/me/appeals"): ("none", SIGNED_IN),
@@ -491,6 +521,8 @@ class Cast:
     snapshots: dict[str, str] = field(default_factory=dict)  # target → snapshot id
     counter: itertools.count[int] = field(default_factory=itertools.count)
     paid: dict[str, str] = field(default_factory=dict)
+    written: str = ""  # an assessment with a written (graded) answer
+    written_item: str = ""
 
     def password(self, role: str) -> str:
         return "admin-password" if role == "admin" else PASSWORD
@@ -510,6 +542,29 @@ class Cast:
         )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
+
+    async def written_attempt(self) -> str:
+        """A submitted attempt, by a new contributor, whose written answer waits for a grade."""
+        admin = self.actors["admin"]
+        if not self.written:
+            r = await admin.post("/assessments", json=WRITTEN_ASSESSMENT)
+            assert r.status_code == 201, r.text
+            self.written = r.json()["id"]
+        who = await self.world.user("contributor")
+        r = await who.post(f"/assessments/{self.written}/attempts")
+        assert r.status_code == 201, r.text
+        attempt = r.json()
+        self.written_item = attempt["items"][0]["id"]
+        answer = {
+            "preference": {"choice": "left", "strength": 2},
+            "rationale": "Because A is the safer dose.",
+        }
+        r = await who.post(
+            f"/assessment-attempts/{attempt['id']}/submit",
+            json={"answers": {attempt["items"][0]["id"]: answer}},
+        )
+        assert r.status_code == 200 and r.json()["pending"], r.text
+        return str(attempt["id"])
 
     async def attempt(self, who: Actor) -> str:
         """An open attempt of ``who`` at the cast's assessment."""
@@ -616,7 +671,9 @@ async def request_for(
         params["application_id"] = await cast.application()
     if "{assessment_id}" in template:
         params["assessment_id"] = cast.assessment
-    if "{attempt_id}" in template:
+    if "{attempt_id}" in template and template.endswith("/grades"):
+        params["attempt_id"] = await cast.written_attempt()
+    elif "{attempt_id}" in template:
         mine = target == "own" and me is not None
         params["attempt_id"] = await cast.attempt(me if mine and me else cast.spare)
     pay_ids = {"{payrun_id}", "{payout_id}", "{statement_id}"}
@@ -656,6 +713,9 @@ async def request_for(
         ("POST", "/skills"): {"key": f"code.lang{n}", "name": f"Language {n}"},
         ("POST", "/assessments"): ASSESSMENT,
         ("POST", "/assessment-attempts/{attempt_id}/submit"): {"answers": {}},
+        ("POST", "/assessment-attempts/{attempt_id}/grades"): {
+            "grades": [{"item_id": cast.written_item, "question": "rationale", "score": 1.0}]
+        },
         ("PUT", "/projects/{project_id}/rate-card"): RATE_CARD,
         ("PUT", "/settings/pay"): {"currency": "USD"},
         ("PUT", "/settings/location-tiers"): {"BR": 2},

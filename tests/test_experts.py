@@ -338,6 +338,55 @@ async def test_text_answers_are_pending_and_left_out_of_the_score(world: World) 
     assert notes["score"] is None and "reviewer" in notes["detail"]
 
 
+async def test_written_answers_are_graded_by_a_person_and_only_then_pass(world: World) -> None:
+    a = await make_assessment(
+        world,
+        pass_mark=0.75,
+        items=[{"data": {"case": "c"}, "gold": {"diagnosis": "MI", "notes": "a reference"}}],
+    )
+    expert = await world.user("contributor")
+    attempt = (await expert.post(f"/assessments/{a['id']}/attempts")).json()
+    item = attempt["items"][0]["id"]
+    answer = {"diagnosis": "MI", "notes": "ST elevation in II, III, aVF"}
+    r = await expert.post(
+        f"/assessment-attempts/{attempt['id']}/submit", json={"answers": {item: answer}}
+    )
+    assert r.json()["pending"] is True and r.json()["passed"] is False
+    assert r.json()["level_granted"] is None
+    owner = await world.user("owner")
+    queue = (await owner.get(f"/assessments/{a['id']}/grading")).json()["data"]
+    (waiting,) = queue
+    assert waiting["attempt_id"] == attempt["id"]
+    assert waiting["answers"] == [
+        {
+            "item_id": item,
+            "data": {"case": "c"},
+            "question": "notes",
+            "answer": "ST elevation in II, III, aVF",
+            "reference": "a reference",
+        }
+    ]
+    assert set(waiting) == {"attempt_id", "submitted_at", "answers"}  # nobody is named
+    contributor = await world.user("contributor")
+    path = f"/assessment-attempts/{attempt['id']}/grades"
+    one = {"item_id": item, "question": "notes", "score": 0.5, "feedback": "Name the territory."}
+    assert (await contributor.post(path, json={"grades": [one]})).status_code == 403
+    bad = await owner.post(path, json={"grades": [{**one, "question": "diagnosis"}]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "grades", 0]
+    r = await owner.post(path, json={"grades": [one]})
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["pending"] is False and result["score"] == 0.75 and result["passed"] is True
+    assert result["level_granted"] == 3
+    notes = next(q for q in result["feedback"][0]["questions"] if q["question"] == "notes")
+    assert notes == {"question": "notes", "score": 0.5, "detail": "Name the territory."}
+    assert (await expert.get("/me")).json()["skills"]["medicine.cardiology"] == 3
+    inbox = (await expert.get("/me/notifications")).json()["data"]
+    assert any(n["kind"] == "assessment.graded" for n in inbox)
+    assert (await owner.post(path, json={"grades": [one]})).status_code == 409
+    assert (await owner.get(f"/assessments/{a['id']}/grading")).json()["data"] == []
+
+
 async def test_bad_assessments_and_answers_are_422_naming_the_field(world: World) -> None:
     admin = await world.admin()
     cases = [

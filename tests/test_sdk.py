@@ -826,6 +826,33 @@ def test_the_sdk_reads_standing_and_events_and_decides_an_appeal(live: Live) -> 
     assert person["standing"]["state"] == "ok" and len(person["events"]) == 2
 
 
+def test_the_sdk_grades_a_written_assessment_answer(live: Live) -> None:
+    template = {
+        "fields": [{"name": "case", "type": "text"}],
+        "questions": [{"name": "notes", "type": "text"}],
+    }
+    a = live.admin.create_assessment(
+        "Written",
+        "medicine.cardiology",
+        template,
+        [{"data": {"case": "c"}, "gold": {"notes": "reference"}}],
+        level_on_pass=2,
+        pass_mark=0.5,
+        max_attempts=1,
+        cooldown_hours=0,
+        paid=False,
+    )
+    expert = live.person()
+    attempt = expert.start_attempt(a["id"])
+    item = attempt["items"][0]["id"]
+    assert expert.submit_attempt(attempt["id"], {item: {"notes": "mine"}})["pending"] is True
+    (waiting,) = live.admin.grading_queue(a["id"])
+    result = live.admin.grade_attempt(
+        waiting["attempt_id"], [{"item_id": item, "question": "notes", "score": 1.0}]
+    )
+    assert result["passed"] is True and result["level_granted"] == 2
+
+
 # ---- forums and notifications ------------------------------------------------------------------
 
 

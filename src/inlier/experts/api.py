@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from inlier.audit import service as audit
 from inlier.experts import service
 from inlier.experts.schemas import (
     ApplicationCreated,
@@ -17,6 +18,7 @@ from inlier.experts.schemas import (
     AttemptResult,
     AttemptSubmitIn,
     DecisionIn,
+    GradesIn,
     SkillIn,
     SkillOut,
     WorkOut,
@@ -128,6 +130,31 @@ async def submit_attempt(
 ) -> dict[str, Any]:
     """Grade the attempt: score, pass, the level granted, and feedback per item."""
     return await service.submit_attempt(s, who, attempt_id, body, request.app.state.clock.now())
+
+
+@router.get("/assessments/{assessment_id}/grading", responses=problems(403, 404))
+async def grading_queue(assessment_id: str, who: OwnerOrAdmin, s: Tx) -> dict[str, Any]:
+    """Owners and admins: submitted attempts whose written answers wait for a grade, with the
+    reference answers (the candidates are not named)."""
+    return {"data": await service.grading_queue(s, assessment_id)}
+
+
+@router.post(
+    "/assessment-attempts/{attempt_id}/grades",
+    response_model=AttemptResult,
+    responses=problems(403, 404, 409),
+)
+async def grade_attempt(
+    attempt_id: str, body: GradesIn, who: OwnerOrAdmin, s: Tx, request: Request
+) -> dict[str, Any]:
+    """Grade written answers (0..1, with feedback); the last grade settles the attempt's
+    score and pass, sets the skill level on a pass, and tells the candidate."""
+    now = request.app.state.clock.now()
+    attempt = await service.grade_attempt(s, attempt_id, body.grades, now)
+    out = service.result_out(attempt)
+    diff = {"after": {"grades": [g.model_dump() for g in body.grades], "passed": out["passed"]}}
+    await audit.record(s, who.id, "assessment.grade", f"attempt:{attempt.id}", diff, None)
+    return out
 
 
 @router.get("/me/work", response_model=WorkOut, responses=problems())

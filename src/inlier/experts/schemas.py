@@ -200,3 +200,14 @@ class WorkRow(BaseModel):
 
 class WorkOut(BaseModel):
     projects: list[WorkRow]
+
+
+class GradeIn(RequestBody):
+    item_id: str = Field(min_length=1, max_length=40)
+    question: str = Field(min_length=1, max_length=64)
+    score: float = Field(ge=0, le=1)
+    feedback: str | None = Field(default=None, max_length=10_000)
+
+
+class GradesIn(RequestBody):
+    grades: list[GradeIn] = Field(min_length=1, max_length=500)

@@ -4,6 +4,7 @@ someone."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from inlier.experts.taxonomy import DEFAULT_KEYS, DEFAULT_SKILLS, SKILL_KEY
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, NotFound, invalid
 from inlier.kit.ids import parse_id, sid
+from inlier.notify import service as notify
 from inlier.projects import service as projects
 from inlier.quality.models import Standing
 from inlier.quality.scoring import DEFAULT_APPEAL_DAYS, PAUSED
@@ -508,24 +510,125 @@ async def submit_attempt(
             where = ".".join(str(p) for p in problems[0]["loc"][1:])
             raise InvalidInput(f"{where}: {problems[0]['msg']}", errors=problems)
     feedback = [grade_item(template, i, body.answers.get(str(i.id), {})) for i in items]
-    scored = [f["score"] for f in feedback if f["score"] is not None]
-    score = sum(scored) / len(scored) if scored else None
-    passed = score is not None and score >= a.pass_mark - 1e-9
-    level = None
-    if passed:
-        current = (await accounts.skills_of(s, who.id)).get(a.skill, 0)
-        level = max(current, a.level_on_pass)
-        await accounts.set_skill(s, who.id, a.skill, level, now)
     attempt.state = SUBMITTED
     attempt.submitted_at = now
     attempt.answers = body.answers
     attempt.active_seconds = body.active_seconds or 0
-    attempt.score = score
-    attempt.passed = passed
-    attempt.level_granted = level
-    attempt.feedback = {"items": feedback}
+    await _conclude(s, a, attempt, feedback, now)
     await s.flush()
     return result_out(attempt)
+
+
+def _pending(feedback: list[dict[str, Any]]) -> bool:
+    return any(q["score"] is None for f in feedback for q in f["questions"])
+
+
+async def _conclude(
+    s: AsyncSession,
+    a: Assessment,
+    attempt: AssessmentAttempt,
+    feedback: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Score the attempt from its feedback; it passes (and sets the skill level, never
+    lowering it) only once no written answer waits for a grader."""
+    scored = [f["score"] for f in feedback if f["score"] is not None]
+    attempt.score = sum(scored) / len(scored) if scored else None
+    attempt.feedback = {"items": feedback}
+    final = not _pending(feedback)
+    attempt.passed = final and attempt.score is not None and attempt.score >= a.pass_mark - 1e-9
+    attempt.level_granted = None
+    if attempt.passed:
+        current = (await accounts.skills_of(s, attempt.user_id)).get(a.skill, 0)
+        attempt.level_granted = max(current, a.level_on_pass)
+        await accounts.set_skill(s, attempt.user_id, a.skill, attempt.level_granted, now)
+
+
+async def grading_queue(s: AsyncSession, assessment_id: str) -> list[dict[str, Any]]:
+    """Submitted attempts with written answers waiting for a grade, oldest first, each with
+    the reference answer; graders do not see who wrote them."""
+    a = await get_assessment(s, assessment_id)
+    items = {str(i.id): i for i in await _items(s, a.id)}
+    rows = (
+        await s.execute(
+            select(AssessmentAttempt)
+            .where(
+                AssessmentAttempt.assessment_id == a.id,
+                AssessmentAttempt.state == SUBMITTED,
+            )
+            .order_by(AssessmentAttempt.id)
+        )
+    ).scalars()
+    out = []
+    for t in rows:
+        waiting = []
+        for f in (t.feedback or {}).get("items", []):
+            item = items.get(f["item_id"])
+            for q in f["questions"]:
+                if q["score"] is None and item is not None:
+                    waiting.append(
+                        {
+                            "item_id": f["item_id"],
+                            "data": item.data,
+                            "question": q["question"],
+                            "answer": ((t.answers or {}).get(f["item_id"]) or {}).get(
+                                q["question"]
+                            ),
+                            "reference": item.gold.get(q["question"]),
+                        }
+                    )
+        if waiting:
+            out.append(
+                {"attempt_id": str(t.id), "submitted_at": iso(t.submitted_at), "answers": waiting}
+            )
+    return out
+
+
+async def grade_attempt(
+    s: AsyncSession, attempt_id: str, grades: list[Any], now: datetime
+) -> AssessmentAttempt:
+    """A grader's scores (0..1, with feedback) for written answers waiting in an attempt;
+    the last one settles the attempt's score and pass, and the candidate is told."""
+    attempt = await s.get(
+        AssessmentAttempt,
+        parse_id(attempt_id, "attempt"),
+        with_for_update=True,
+        populate_existing=True,
+    )
+    if attempt is None:
+        raise NotFound("attempt not found")
+    if attempt.state != SUBMITTED or not _pending((attempt.feedback or {}).get("items", [])):
+        raise Conflict("this attempt has no written answer waiting for a grade")
+    feedback = json.loads(json.dumps((attempt.feedback or {}).get("items", [])))
+    by_key = {(f["item_id"], q["question"]): (f, q) for f in feedback for q in f["questions"]}
+    for i, g in enumerate(grades):
+        found = by_key.get((g.item_id, g.question))
+        if found is None or found[1]["score"] is not None:
+            raise invalid(["body", "grades", i], "not a written answer waiting for a grade")
+        f, q = found
+        q["score"] = g.score
+        q["detail"] = g.feedback or "graded by a reviewer"
+        scores = [x["score"] for x in f["questions"] if x["score"] is not None]
+        f["score"] = sum(scores) / len(scores) if scores else None
+        f["correct"] = None if f["score"] is None else f["score"] >= 1.0
+        f["detail"] = "; ".join(f"{x['question']}: {x['detail']}" for x in f["questions"])
+    a = await get_assessment(s, attempt.assessment_id)
+    await _conclude(s, a, attempt, feedback, now)
+    if not _pending(feedback):
+        verdict = "passed" if attempt.passed else "did not pass"
+        await notify.send(
+            s,
+            attempt.user_id,
+            "assessment.graded",
+            f"Your assessment {a.name!r} is graded",
+            f"Score {attempt.score:.0%}: you {verdict}."
+            if attempt.score is not None
+            else f"You {verdict}.",
+            "/assessments",
+            now,
+        )
+    await s.flush()
+    return attempt
 
 
 def result_out(attempt: AssessmentAttempt) -> dict[str, Any]:
@@ -534,7 +637,7 @@ def result_out(attempt: AssessmentAttempt) -> dict[str, Any]:
         "id": str(attempt.id),
         "score": attempt.score,
         "passed": bool(attempt.passed),
-        "pending": any(q["score"] is None for f in feedback for q in f["questions"]),
+        "pending": _pending(feedback),
         "level_granted": attempt.level_granted,
         "feedback": feedback,
     }

@@ -521,6 +521,20 @@ class Api:
         return (yield from request(Call("POST", path, json=body)))
 
     @operation
+    def grading_queue(self, assessment_id: str) -> Flow[list[JSON]]:
+        """Owners and admins: attempts whose written answers wait for a grade, with the
+        reference answers (candidates are not named)."""
+        path = f"assessments/{segment(assessment_id)}/grading"
+        return list((yield from request(Call("GET", path)))["data"])
+
+    @operation
+    def grade_attempt(self, attempt_id: str, grades: Sequence[Mapping[str, Any]]) -> Flow[JSON]:
+        """Grade written answers: ``[{item_id, question, score: 0..1, feedback?}]``; the last
+        grade settles the attempt (its score, pass and the level granted)."""
+        path = f"assessment-attempts/{segment(attempt_id)}/grades"
+        return (yield from request(Call("POST", path, json={"grades": [dict(g) for g in grades]})))
+
+    @operation
     def my_work(self) -> Flow[list[JSON]]:
         """Each project you belong to or could qualify for: ``{project_id, name, eligible,
         reason, action, available}``."""
