@@ -490,3 +490,26 @@ async def test_owners_see_quality_and_decide_appeals_from_the_cli(
     assert (await worker.next(proj["id"])).status_code == 200
     (mine,) = (await worker.get("/me/appeals")).json()["data"]
     assert mine["status"] == "reinstated" and mine["reason"] == "Fair."
+
+
+async def test_contributors_get_notice_before_a_project_stops_taking_work(world: World) -> None:
+    owner, proj, (worker,) = await world.team(n_items=4, n_workers=1)
+    now = world.app.state.clock.now()
+    past = (now - timedelta(hours=1)).isoformat() + "Z"
+    r = await owner.patch(f"/projects/{proj['id']}", json={"closes_at": past})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "closes_at"]
+    when = (now + timedelta(days=3)).replace(microsecond=0)
+    r = await owner.patch(f"/projects/{proj['id']}", json={"closes_at": when.isoformat() + "Z"})
+    assert r.status_code == 200 and r.json()["closes_at"].startswith(when.isoformat())
+    inbox = (await worker.get("/me/notifications")).json()["data"]
+    (notice,) = [n for n in inbox if n["kind"] == "project.closing"]
+    assert when.strftime("%Y-%m-%d") in notice["title"]
+    (row,) = (await worker.get("/me/work")).json()["projects"]
+    assert row["eligible"] and row["closes_at"].startswith(when.isoformat())
+    await work_one(worker, proj["id"], GOOD_ANSWER)
+    world.app.state.clock.advance(timedelta(days=3, seconds=1))
+    r = await worker.next(proj["id"])
+    assert r.status_code == 204 and r.headers["inlier-reason"] == "queue_empty"
+    assert (await worker.next()).status_code == 204
+    (row,) = (await worker.get("/me/work")).json()["projects"]
+    assert row["reason"] == "inactive" and "stopped taking work" in row["action"]

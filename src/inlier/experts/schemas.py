@@ -196,6 +196,8 @@ class WorkRow(BaseModel):
     action: str | None
     available: int
     assessment: dict[str, Any] | None = None
+    # When the project stops taking work, if its owners set a date: the notice.
+    closes_at: str | None = None
 
 
 class WorkOut(BaseModel):

@@ -649,6 +649,7 @@ ACTIONS = {
     "not_approved": "An admin reviews your application; you can work once it is approved.",
     "declined": "Your application was declined: {reason}",
     "inactive": "Its owner has paused or finished it; nothing to do until it is active again.",
+    "closed": "It stopped taking work at {at}.",
     "queue_empty": "Every open task is leased, done, or one you already worked. Check back later.",
     "contributors_only": "Open projects are worked by contributors; ask an admin for the role.",
     "profile": "It needs {needs}; update your profile if that fits you.",
@@ -704,6 +705,7 @@ async def my_work(
             "action": None,
             "available": 0,
             "assessment": None,
+            "closes_at": iso(p.closes_at),
         }
         gap = _profile_gap(p, who)
         if gap is not None and not member:
@@ -724,6 +726,9 @@ async def my_work(
             )
         elif p.status != "active":
             row["reason"], row["action"] = "inactive", ACTIONS["inactive"]
+        elif projects.is_closed(p, now):
+            row["reason"] = "inactive"
+            row["action"] = ACTIONS["closed"].format(at=iso(p.closes_at))
         elif not member and not who.has("contributor"):
             row["reason"], row["action"] = "no_eligible_project", ACTIONS["contributors_only"]
         elif gap is not None and not manager:

@@ -28,6 +28,8 @@ class Project(Base):
     lease_minutes: Mapped[int] = mapped_column(default=30)
     status: Mapped[str] = mapped_column(String(16), default="active")
     visibility: Mapped[str] = mapped_column(String(16), default="members")
+    # When the project stops taking work (contributors were told when it was set).
+    closes_at: Mapped[datetime | None]
     pseudonym_salt: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
     created_at: Mapped[datetime]

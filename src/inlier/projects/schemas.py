@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,6 +12,9 @@ from inlier.kit.fields import RequestBody
 
 Status = Literal["draft", "active", "paused", "completed"]
 Visibility = Literal["members", "open"]
+
+
+Time = Annotated[datetime, Field(strict=False)]
 
 
 class Strict(RequestBody):
@@ -110,6 +114,8 @@ class ProjectIn(Strict):
     lease_minutes: int = Field(default=30, ge=1, le=1440)
     status: Status = "active"
     visibility: Visibility = "members"
+    # When the project stops taking work; contributors are told when it is set.
+    closes_at: Time | None = None
 
 
 class ProjectPatch(Strict):
@@ -124,6 +130,7 @@ class ProjectPatch(Strict):
     lease_minutes: int | None = Field(default=None, ge=1, le=1440)
     status: Status | None = None
     visibility: Visibility | None = None
+    closes_at: Time | None = None
 
 
 class MemberIn(Strict):
@@ -154,6 +161,7 @@ class ProjectOut(BaseModel):
     visibility: str
     created_at: str | None
     updated_at: str | None
+    closes_at: str | None = None
     my_role: str | None = None
 
 

@@ -6,11 +6,11 @@ import json
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, literal, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -80,6 +80,7 @@ def project_out(project: Project, role: str | None = None) -> dict[str, Any]:
         "visibility": project.visibility,
         "created_at": iso(project.created_at),
         "updated_at": iso(project.updated_at),
+        "closes_at": iso(project.closes_at),
         "my_role": role,
     }
 
@@ -100,7 +101,59 @@ def audit_view(project: Project) -> dict[str, Any]:
         "lease_minutes": project.lease_minutes,
         "status": project.status,
         "visibility": project.visibility,
+        "closes_at": iso(project.closes_at),
     }
+
+
+def _closing(value: datetime | None, now: datetime) -> datetime | None:
+    """A closing time as stored (naive UTC); it must lie ahead."""
+    if value is None:
+        return None
+    at = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if at <= now:
+        raise InvalidInput(
+            "closes_at: must be in the future",
+            errors=[{"loc": ["body", "closes_at"], "msg": "must be in the future"}],
+        )
+    return at
+
+
+def is_closed(project: Project, now: datetime | None) -> bool:
+    return now is not None and project.closes_at is not None and project.closes_at <= now
+
+
+def _open_at(now: datetime | None) -> Any:
+    return (
+        literal(True) if now is None else (Project.closes_at.is_(None)) | (Project.closes_at > now)
+    )
+
+
+async def _notify_closing(s: AsyncSession, project: Project, now: datetime) -> None:
+    """Everyone who works the project hears when it stops taking work, ahead of time: its
+    contributors and reviewers, and whoever submitted work in the last 30 days."""
+    from inlier.notify import service as notify
+    from inlier.workflow.models import Response
+
+    assert project.closes_at is not None
+    when = project.closes_at.strftime("%Y-%m-%d %H:%M UTC")
+    people = union(
+        select(Membership.user_id).where(
+            Membership.project_id == project.id, Membership.role != "owner"
+        ),
+        select(Response.user_id).where(
+            Response.project_id == project.id, Response.created_at >= now - timedelta(days=30)
+        ),
+    ).subquery()
+    rows = select(
+        people.c.user_id,
+        literal(f"{project.name} stops taking work on {when}").label("title"),
+        literal(
+            f"The project {project.name!r} stops taking new work on {when}. Work you hold then "
+            "can still be submitted until its lease ends."
+        ).label("body"),
+        literal("/").label("link"),
+    )
+    await notify.send_each(s, rows, "project.closing", now)
 
 
 async def create_project(
@@ -119,6 +172,7 @@ async def create_project(
         lease_minutes=body.lease_minutes,
         status=body.status,
         visibility=body.visibility,
+        closes_at=_closing(body.closes_at, now),
         pseudonym_salt=secrets.token_hex(16),
         created_by=who.id,
         created_at=now,
@@ -209,11 +263,13 @@ def meets(
     return None
 
 
-async def work_reason(s: AsyncSession, who: Principal, acc: Access) -> str | None:
+async def work_reason(
+    s: AsyncSession, who: Principal, acc: Access, now: datetime | None = None
+) -> str | None:
     """``None`` when ``who`` may take attempts on the project now, else why not."""
     if who.status != "approved":
         return "not_approved"
-    if acc.project.status != "active":
+    if acc.project.status != "active" or is_closed(acc.project, now):
         return "queue_empty"
     if acc.role is None and not (acc.project.visibility == "open" and who.has("contributor")):
         return "no_eligible_project"
@@ -240,7 +296,9 @@ class Candidate:
     standing: str | None
 
 
-async def workable_candidates(s: AsyncSession, who: Principal) -> list[Candidate]:
+async def workable_candidates(
+    s: AsyncSession, who: Principal, now: datetime | None = None
+) -> list[Candidate]:
     """``workable_projects`` reading only what eligibility needs (routing runs it on every
     `next` without a project; loading 50 whole projects would cost more than the rest)."""
     if who.status != "approved":
@@ -257,6 +315,7 @@ async def workable_candidates(s: AsyncSession, who: Principal) -> list[Candidate
             .outerjoin(Standing, (Standing.project_id == Project.id) & (Standing.user_id == who.id))
             .where(
                 Project.status == "active",
+                _open_at(now),
                 (Membership.id.is_not(None)) | (Project.visibility == "open"),
             )
             .order_by(Membership.id.is_(None), Project.id)
@@ -274,7 +333,9 @@ async def workable_candidates(s: AsyncSession, who: Principal) -> list[Candidate
     return out
 
 
-async def workable_projects(s: AsyncSession, who: Principal) -> list[Access]:
+async def workable_projects(
+    s: AsyncSession, who: Principal, now: datetime | None = None
+) -> list[Access]:
     """Active projects ``who`` may work (not paused there), members' projects first."""
     if who.status != "approved":
         return []
@@ -288,6 +349,7 @@ async def workable_projects(s: AsyncSession, who: Principal) -> list[Access]:
             .outerjoin(Standing, (Standing.project_id == Project.id) & (Standing.user_id == who.id))
             .where(
                 Project.status == "active",
+                _open_at(now),
                 (Membership.id.is_not(None)) | (Project.visibility == "open"),
             )
             .order_by(Membership.id.is_(None), Project.id)
@@ -394,6 +456,12 @@ async def patch_project(s: AsyncSession, acc: Access, body: ProjectPatch, now: d
         project.quality = body.quality.model_dump(exclude_none=True)
     if body.export is not None:
         project.export = body.export.model_dump(exclude_none=True)
+    if "closes_at" in changes:
+        closes_at = _closing(body.closes_at, now)
+        if closes_at is not None and closes_at != project.closes_at:
+            project.closes_at = closes_at
+            await _notify_closing(s, project, now)
+        project.closes_at = closes_at
     project.updated_at = now  # before template_of: it keys its cache on this
     _check_references(project, template_of(project))
     await s.flush()

@@ -496,7 +496,7 @@ async def my_standing(s: AsyncSession, who: Principal, now: datetime) -> list[di
     ).all()
     out = [standing_out(st, p) for st, p in rows]
     seen = {st.project_id for st, _ in rows}
-    for acc in await projects.workable_projects(s, who):
+    for acc in await projects.workable_projects(s, who, now):
         if acc.project.id not in seen and acc.project.quality:
             out.append(standing_out(None, acc.project))
     return out

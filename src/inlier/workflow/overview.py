@@ -42,7 +42,7 @@ async def _open_slots(s: AsyncSession, project_id: int, stage: str) -> int:
 async def my_queues(s: AsyncSession, who: Principal, now: datetime) -> list[ProjectQueue]:
     """The projects this person may work now, with their queue sizes and any lease they hold."""
     out: list[ProjectQueue] = []
-    for acc in await projects.workable_projects(s, who):
+    for acc in await projects.workable_projects(s, who, now):
         pid = acc.project.id
         held = (
             await s.execute(

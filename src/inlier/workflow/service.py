@@ -562,7 +562,7 @@ async def _next(
         await accounts.lock_user(s, who.id)
     if project_id is not None:
         acc = await projects.access(s, who, project_id)
-        reason = await projects.work_reason(s, who, acc)
+        reason = await projects.work_reason(s, who, acc, now)
         if reason is not None:
             return None, None, reason, None
         if schedule is None or schedule.due(acc.project.id, now):
@@ -574,7 +574,7 @@ async def _next(
     # Routing: the projects are read without their templates, and one query each finds the
     # leases held anywhere and the project worked last, so `next` costs about the same with
     # 50 projects as with one.
-    found = await projects.workable_candidates(s, who)
+    found = await projects.workable_candidates(s, who, now)
     if not found:
         # Imported here: the experts area reads the queue's overview.
         from inlier.experts import service as experts

@@ -1,4 +1,5 @@
-"""quality: events, standings, skill scores, appeals; guideline versions; gold and routing indexes
+"""quality: events, standings, skill scores, appeals; guideline versions, closing dates;
+gold and routing indexes
 
 Revision ID: 0008
 Revises: 0007
@@ -110,6 +111,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("guidelines_version", sa.Integer(), nullable=False, server_default="1")
         )
+        batch.add_column(sa.Column("closes_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("responses") as batch:
         batch.add_column(sa.Column("guidelines_version", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("reason_code", sa.String(length=32), nullable=True))
@@ -130,6 +132,7 @@ def downgrade() -> None:
         batch.drop_column("reason_code")
         batch.drop_column("guidelines_version")
     with op.batch_alter_table("projects") as batch:
+        batch.drop_column("closes_at")
         batch.drop_column("guidelines_version")
     op.drop_table("appeals")
     op.drop_table("skill_scores")
