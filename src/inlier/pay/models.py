@@ -117,6 +117,7 @@ class EarningsLine(Base):
         Index("ix_earnings_lines_response", "response_id", "basis_status"),
         Index("ix_earnings_lines_statement", "statement_id"),
         Index("ix_earnings_lines_pending", "status", "work_at"),
+        Index("ix_earnings_lines_project_accepted", "project_id", "accepted_at"),
     )
 
     id: Mapped[int] = pk()
@@ -141,6 +142,10 @@ class EarningsLine(Base):
     reason: Mapped[str | None] = mapped_column(String(1000))
     # Active seconds counted (capped) — the time the hourly floor compares pay against.
     seconds: Mapped[int] = mapped_column(default=0)
+    # All the active time the work reported, capped or not: what effective hourly wages divide by.
+    active_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The project phase of the rate card the line was priced under (work lines).
+    phase: Mapped[str | None] = mapped_column(String(16))
     rate_card_id: Mapped[int | None] = mapped_column(BigId)
     work_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]

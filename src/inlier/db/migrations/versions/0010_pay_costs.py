@@ -1,0 +1,46 @@
+"""pay costs: each line's phase and whole active time, and an index to read a project's costs
+
+Revision ID: 0010_pay_costs
+Revises: 0007
+Create Date: 2026-11-28
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_pay_costs"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("earnings_lines") as batch:
+        batch.add_column(sa.Column("phase", sa.String(length=16), nullable=True))
+        batch.add_column(
+            sa.Column("active_seconds", sa.Integer(), nullable=False, server_default="0")
+        )
+    op.create_index(
+        "ix_earnings_lines_project_accepted",
+        "earnings_lines",
+        ["project_id", "accepted_at"],
+    )
+    # Lines written before: the phase their card named, the active time their work reported.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("UPDATE earnings_lines SET phase = labels ->> 'phase'")
+    else:
+        op.execute("UPDATE earnings_lines SET phase = json_extract(labels, '$.phase')")
+    op.execute(
+        "UPDATE earnings_lines SET active_seconds = COALESCE((SELECT r.active_seconds "
+        "FROM responses r WHERE r.id = earnings_lines.response_id), 0) "
+        "WHERE kind = 'work' AND response_id IS NOT NULL"
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_earnings_lines_project_accepted", table_name="earnings_lines")
+    with op.batch_alter_table("earnings_lines") as batch:
+        batch.drop_column("active_seconds")
+        batch.drop_column("phase")
