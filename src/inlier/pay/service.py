@@ -337,8 +337,14 @@ async def accrue(
     user_id: int | None = None,
     project_id: int | None = None,
     response_ids: Sequence[int] | None = None,
+    bulk: bool = True,
 ) -> int:
-    """Bring the ledger up to date with the responses; returns how many lines it wrote."""
+    """Bring the ledger up to date with the responses; returns how many lines it wrote.
+
+    On PostgreSQL a sweep of everyone (the pay run, a project's costs, a new rate card) writes
+    the lines of responses that have none in one set-based pass (``_bulk_new_lines``); what is
+    left — lines to re-price, adjustments, auto-acceptances — goes through ``_apply`` in
+    batches. ``bulk=False`` keeps to ``_apply`` (tests compare the two)."""
     st = await settings(s)
     closed = await closed_until(s)
     due = now - timedelta(days=st.auto_accept_days)
@@ -352,6 +358,8 @@ async def accrue(
         EarningsLine.work_at <= due,
     )
     written = 0
+    if bulk and user_id is None and response_ids is None and _dialect(s) == "postgresql":
+        written += await _bulk_new_lines(s, now, st, closed, project_id)
     for condition in (~line_matches, pending_due):
         last = 0
         while True:
@@ -489,6 +497,201 @@ async def _accrue_assessments(
         )
     await _insert_ignore(s, EarningsLine, inserts, "source_key")
     return len(inserts)
+
+
+_NULL_KEY = "\x1f"  # stands for a missing degree in join keys (no degree holds it)
+
+
+async def _bulk_new_lines(
+    s: AsyncSession,
+    now: datetime,
+    st: Settings,
+    closed: datetime | None,
+    project_id: int | None,
+) -> int:
+    """Work lines for every response that has none, set-based (PostgreSQL).
+
+    The SQL gathers, per response, what its amount depends on (the card in force when it was
+    submitted, stage, outcome, degree, location tier, skill level, active seconds); Python
+    prices each *distinct* combination with ``rules.work_line`` — the same function ``_apply``
+    uses, so a line is the same whichever path wrote it — and one ``INSERT … SELECT`` joins
+    the prices back and writes the lines with their acceptance time and period.
+    """
+    from sqlalchemy import text
+
+    cards = (await s.execute(select(RateCard))).scalars().all()
+    ordered = sorted(cards, key=lambda c: (c.project_id, c.effective_from, c.version))
+    windows = []
+    for i, c in enumerate(ordered):
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        until = nxt.effective_from if nxt is not None and nxt.project_id == c.project_id else None
+        windows.append({"id": c.id, "p": c.project_id, "lo": c.effective_from, "hi": until})
+    by_id = {c.id: c for c in cards}
+    requirements = (await s.execute(select(Project.id, Project.requirements))).all()
+    wanted = [
+        {"p": pid, "skill": k}
+        for pid, req in requirements
+        for k in ((req or {}).get("skills") or {})
+    ]
+    tiers = [{"c": c, "t": int(t)} for c, t in (st.location_tiers or {}).items()]
+    await s.execute(
+        text("DROP TABLE IF EXISTS pay_cards, pay_req, pay_tiers, pay_todo, pay_priced, pay_weeks")
+    )
+    await s.execute(
+        text(
+            "CREATE TEMP TABLE pay_cards (id bigint, project_id bigint, lo timestamp, "
+            "hi timestamp) ON COMMIT DROP"
+        )
+    )
+    await s.execute(
+        text("CREATE TEMP TABLE pay_req (project_id bigint, skill text) ON COMMIT DROP")
+    )
+    await s.execute(text("CREATE TEMP TABLE pay_tiers (country text, tier int) ON COMMIT DROP"))
+    if windows:
+        await s.execute(text("INSERT INTO pay_cards VALUES (:id, :p, :lo, :hi)"), windows)
+    if wanted:
+        await s.execute(text("INSERT INTO pay_req VALUES (:p, :skill)"), wanted)
+    if tiers:
+        await s.execute(text("INSERT INTO pay_tiers VALUES (:c, :t)"), tiers)
+    only = "AND r.project_id = :project" if project_id is not None else ""
+    await s.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE pay_todo ON COMMIT DROP AS
+            SELECT r.id, r.user_id, r.project_id, r.stage, r.status, r.active_seconds,
+                   r.created_at, r.needs_review, rv.created_at AS reviewed_at,
+                   COALESCE(c.id, 0) AS card_key,
+                   CASE WHEN r.stage = 'attempt' THEN r.status ELSE 'submitted' END AS outcome,
+                   CASE WHEN jsonb_typeof(u.profile -> 'degree') = 'string'
+                        THEN u.profile ->> 'degree' ELSE :null_key END AS degree_key,
+                   COALESCE(t.tier, :default_tier) AS tier,
+                   COALESCE((SELECT max(us.level) FROM user_skills us
+                             JOIN pay_req q ON q.skill = us.skill
+                             WHERE q.project_id = r.project_id AND us.user_id = r.user_id),
+                            -1) AS level_key
+            FROM responses r
+            JOIN users u ON u.id = r.user_id
+            LEFT JOIN responses rv ON rv.id = r.review_id
+            LEFT JOIN pay_tiers t
+                   ON t.country = upper(COALESCE(u.profile ->> 'country', ''))
+            LEFT JOIN pay_cards c ON c.project_id = r.project_id AND c.lo <= r.created_at
+                   AND (c.hi IS NULL OR r.created_at < c.hi)
+            WHERE NOT EXISTS (SELECT 1 FROM earnings_lines l WHERE l.response_id = r.id) {only}
+            """
+        ),
+        {
+            "null_key": _NULL_KEY,
+            "default_tier": st.default_location_tier,
+            **({"project": project_id} if project_id is not None else {}),
+        },
+    )
+    keys = (
+        await s.execute(
+            text(
+                "SELECT DISTINCT card_key, stage, outcome, degree_key, tier, level_key, "
+                "active_seconds FROM pay_todo"
+            )
+        )
+    ).all()
+    if not keys:
+        await s.execute(text("DROP TABLE pay_todo"))
+        return 0
+    priced = []
+    for card_key, stage, outcome, degree_key, tier, level_key, seconds in keys:
+        rc = by_id.get(card_key)
+        worker = rules.Worker(
+            degree=None if degree_key == _NULL_KEY else degree_key,
+            location_tier=tier,
+            skill_level=None if level_key < 0 else level_key,
+        )
+        line = rules.work_line(
+            rc.card if rc else None, rc.version if rc else None, stage, seconds, outcome, worker
+        )
+        priced.append(
+            {
+                "card_key": card_key,
+                "stage": stage,
+                "outcome": outcome,
+                "degree_key": degree_key,
+                "tier": tier,
+                "level_key": level_key,
+                "secs": seconds,
+                "amount": line.amount,
+                "inputs": json.dumps(line.inputs),
+                "formula": line.formula,
+                "labels": json.dumps(line.labels),
+                "reason": line.reason,
+                "seconds": line.seconds,
+                "phase": line.labels.get("phase"),
+            }
+        )
+    await s.execute(
+        text(
+            "CREATE TEMP TABLE pay_priced (card_key bigint, stage text, outcome text, "
+            "degree_key text, tier int, level_key int, secs int, amount bigint, inputs jsonb, "
+            "formula text, labels jsonb, reason text, seconds int, phase text) ON COMMIT DROP"
+        )
+    )
+    await s.execute(
+        text(
+            "INSERT INTO pay_priced VALUES (:card_key, :stage, :outcome, :degree_key, :tier, "
+            ":level_key, :secs, :amount, CAST(:inputs AS jsonb), :formula, "
+            "CAST(:labels AS jsonb), :reason, :seconds, :phase)"
+        ),
+        priced,
+    )
+    # The pay weeks the new lines fall in (closed weeks give way to the first open one).
+    span = (await s.execute(text("SELECT min(created_at), max(created_at) FROM pay_todo"))).one()
+    weeks = []
+    lo = rules.period_of(span[0], st.tz)[0]
+    last = span[1] + timedelta(days=st.auto_accept_days + 1)
+    while lo <= last:
+        hi = rules.period_of(lo, st.tz)[1]
+        weeks.append({"lo": lo, "hi": hi, "period": _period(lo, st, closed)})
+        lo = hi
+    await s.execute(
+        text(
+            "CREATE TEMP TABLE pay_weeks (lo timestamp, hi timestamp, period timestamp) "
+            "ON COMMIT DROP"
+        )
+    )
+    await s.execute(text("INSERT INTO pay_weeks VALUES (:lo, :hi, :period)"), weeks)
+    result = await s.execute(
+        text(
+            """
+            INSERT INTO earnings_lines (source_key, user_id, project_id, response_id, stage,
+                kind, status, basis_status, amount, currency, inputs, formula, labels, reason,
+                seconds, active_seconds, phase, rate_card_id, work_at, accepted_at,
+                period_start, created_at)
+            SELECT 'work:' || t.id, t.user_id, t.project_id, t.id, t.stage, 'work',
+                   CASE WHEN a.accepted_at IS NULL THEN 'pending' ELSE 'accepted' END,
+                   t.status, p.amount, :currency, p.inputs, p.formula, p.labels, p.reason,
+                   p.seconds, GREATEST(t.active_seconds, 0), p.phase, NULLIF(t.card_key, 0),
+                   t.created_at, a.accepted_at, w.period, :now
+            FROM pay_todo t
+            JOIN pay_priced p ON p.card_key = t.card_key AND p.stage = t.stage
+                 AND p.outcome = t.outcome AND p.degree_key = t.degree_key
+                 AND p.tier = t.tier AND p.level_key = t.level_key
+                 AND p.secs = t.active_seconds
+            CROSS JOIN LATERAL (
+                SELECT CASE
+                    WHEN t.stage <> 'attempt' OR NOT t.needs_review THEN t.created_at
+                    WHEN t.reviewed_at IS NOT NULL
+                        THEN LEAST(t.reviewed_at, t.created_at + make_interval(days => :days))
+                    WHEN t.created_at + make_interval(days => :days) <= :now
+                        THEN t.created_at + make_interval(days => :days)
+                END AS accepted_at
+            ) a
+            LEFT JOIN pay_weeks w ON a.accepted_at >= w.lo AND a.accepted_at < w.hi
+            ON CONFLICT (source_key) DO NOTHING
+            """
+        ),
+        {"currency": st.currency, "now": now, "days": st.auto_accept_days},
+    )
+    await s.execute(
+        text("DROP TABLE pay_todo, pay_priced, pay_weeks, pay_cards, pay_req, pay_tiers")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _apply(
