@@ -519,6 +519,7 @@ async def _bulk_new_lines(
     """
     from sqlalchemy import text
 
+    await s.execute(text("SET LOCAL work_mem = '64MB'"))  # sort and hash in memory
     cards = (await s.execute(select(RateCard))).scalars().all()
     ordered = sorted(cards, key=lambda c: (c.project_id, c.effective_from, c.version))
     windows = []

@@ -1,4 +1,5 @@
-"""pay costs: each line's phase and whole active time, and an index to read a project's costs
+"""pay costs: each line's phase and whole active time, an index to read a project's costs,
+and partial indexes of the lines still open (closing a week writes fewer index entries)
 
 Revision ID: 0010_pay_costs
 Revises: 0007
@@ -27,6 +28,24 @@ def upgrade() -> None:
         "earnings_lines",
         ["project_id", "accepted_at"],
     )
+    op.drop_index("ix_earnings_lines_open", table_name="earnings_lines")
+    op.drop_index("ix_earnings_lines_pending", table_name="earnings_lines")
+    open_ = sa.text("statement_id IS NULL")
+    pending = sa.text("status = 'pending'")
+    op.create_index(
+        "ix_earnings_lines_open",
+        "earnings_lines",
+        ["period_start"],
+        sqlite_where=open_,
+        postgresql_where=open_,
+    )
+    op.create_index(
+        "ix_earnings_lines_pending",
+        "earnings_lines",
+        ["work_at"],
+        sqlite_where=pending,
+        postgresql_where=pending,
+    )
     # Lines written before: the phase their card named, the active time their work reported.
     if op.get_bind().dialect.name == "postgresql":
         op.execute("UPDATE earnings_lines SET phase = labels ->> 'phase'")
@@ -40,6 +59,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_earnings_lines_pending", table_name="earnings_lines")
+    op.drop_index("ix_earnings_lines_open", table_name="earnings_lines")
+    op.create_index("ix_earnings_lines_pending", "earnings_lines", ["status", "work_at"])
+    op.create_index(
+        "ix_earnings_lines_open", "earnings_lines", ["period_start", "status", "statement_id"]
+    )
     op.drop_index("ix_earnings_lines_project_accepted", table_name="earnings_lines")
     with op.batch_alter_table("earnings_lines") as batch:
         batch.drop_column("active_seconds")
