@@ -286,3 +286,34 @@ def test_the_payroll_cli_runs_a_week_exports_and_records_results(cli: Any) -> No
     assert cli("payroll", "export").exit_code == 2
     assert cli("payroll", "result", "7", "--status", "maybe").exit_code == 2
     assert cli("payroll", "result", "7", "--status", "paid").exit_code != 0
+
+
+async def test_the_annual_summary_is_a_printable_page_and_a_csv(pay: Pay, app: Any) -> None:
+    await pay.setup(stages={"attempt": {"per_task": usd(1000)}})
+    worker = pay.workers[0]
+    await pay.attempt(worker)
+    pay.after_week()
+    run = await pay.run()
+    (payout,) = (await pay.admin.get(f"/payruns/{run['id']}/payouts.json")).json()["data"]
+    r = await pay.admin.post(
+        f"/payouts/{payout['payout_id']}/result", json={"status": "paid", "reference": "tx-9"}
+    )
+    assert r.status_code == 200
+    year = pay.week.year
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as c:
+        await sign_in(c, worker.email)
+        page = await c.get("/earnings/summary", params={"year": year})
+        assert page.status_code == 200
+        assert "10.00 USD" in page.text and "tx-9" in page.text and " style=" not in page.text
+        rows = (await c.get("/earnings/summary.csv", params={"year": year})).text.splitlines()
+        assert rows[0].startswith("section,key,name,amount_minor")
+        assert "total,earned,,1000,USD,," in rows and "total,paid,,1000,USD,," in rows
+        assert any(
+            r.startswith(f"payout,{payout['payout_id']},") and "paid,tx-9" in r for r in rows
+        )
+        assert (await c.get("/earnings/summary", params={"year": "20x6"})).status_code == 422
+        # Another year holds nothing of this.
+        other = await c.get("/earnings/summary.csv", params={"year": year - 1})
+        assert "total,earned,,0,USD,," in other.text.splitlines()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from inlier.kit.errors import Forbidden, invalid
@@ -28,6 +28,41 @@ async def earnings_page(request: Request, who: PageUser) -> Response:
         "earnings.html",
         {"current": current, "statements": statements, "wages": wages, "money": rules.money},
         who=who,
+    )
+
+
+def _year(request: Request, year: str | None) -> int:
+    if not year:
+        return int(request.app.state.clock.now().year)
+    if not year.isdigit() or not 2000 <= int(year) <= 2100:
+        raise invalid(["query", "year"], "a year, 2000 to 2100")
+    return int(year)
+
+
+@router.get("/earnings/summary", response_class=HTMLResponse)
+async def summary_page(
+    request: Request, who: PageUser, year: Annotated[str | None, Query(max_length=4)] = None
+) -> Response:
+    """The annual summary, printable: the totals a contractor files and the payouts."""
+    now = request.app.state.clock.now()
+    async with request.app.state.db.session() as s:
+        summary = await service.annual_summary(s, who, _year(request, year), now)
+    return await render(
+        request, "earnings_summary.html", {"summary": summary, "money": rules.money}, who=who
+    )
+
+
+@router.get("/earnings/summary.csv")
+async def summary_csv(
+    request: Request, who: PageUser, year: Annotated[str | None, Query(max_length=4)] = None
+) -> Response:
+    now = request.app.state.clock.now()
+    async with request.app.state.db.session() as s:
+        summary = await service.annual_summary(s, who, _year(request, year), now)
+    return PlainTextResponse(
+        service.summary_csv(summary),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="earnings-{summary["year"]}.csv"'},
     )
 
 

@@ -1914,3 +1914,33 @@ def statement_csv(st: dict[str, Any]) -> str:
         )
     w.writerow(["total", "", "", "", st["total"], st["currency"], "", "", ""])
     return buf.getvalue()
+
+
+def summary_csv(summary: dict[str, Any]) -> str:
+    """The annual summary as rows: totals by kind and by project, then each payout."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cur = summary["currency"]
+    w.writerow(["section", "key", "name", "amount_minor", "currency", "status", "reference"])
+    w.writerow(["total", "earned", "", summary["earned"], cur, "", ""])
+    w.writerow(["total", "paid", "", summary["paid"], cur, "", ""])
+    for kind, amount in summary["by_kind"].items():
+        w.writerow(["kind", kind, "", amount, cur, "", ""])
+    for p in summary["by_project"]:
+        name = p["name"] or ""
+        if name[:1] in ("=", "+", "-", "@"):
+            name = "'" + name  # a spreadsheet must never run a name as a formula
+        w.writerow(["project", p["project_id"] or "", name, p["total"], cur, "", ""])
+    for p in summary["payouts"]:
+        w.writerow(
+            [
+                "payout",
+                p["id"],
+                (p["period_start"] or "")[:10],
+                p["amount"],
+                p["currency"],
+                p["status"],
+                p["reference"] or "",
+            ]
+        )
+    return buf.getvalue()
