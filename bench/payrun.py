@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from _common import conditions
 from sqlalchemy import event, text
 
 from inlier.db.engine import Database
@@ -206,6 +207,7 @@ class Statements:
 
 async def main(args: argparse.Namespace, url: str) -> None:
     pg = url.startswith("postgresql")
+    print(conditions(), flush=True)
     db = Database(Settings(database_url=url, log_level="WARNING"), null_pool=True)
     t0 = time.perf_counter()
     await seed(db, pg, args.contributors, args.tasks)

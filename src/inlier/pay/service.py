@@ -338,13 +338,15 @@ async def accrue(
     project_id: int | None = None,
     response_ids: Sequence[int] | None = None,
     bulk: bool = True,
+    run: PayRun | None = None,
 ) -> int:
     """Bring the ledger up to date with the responses; returns how many lines it wrote.
 
     On PostgreSQL a sweep of everyone (the pay run, a project's costs, a new rate card) writes
     the lines of responses that have none in one set-based pass (``_bulk_new_lines``); what is
     left — lines to re-price, adjustments, auto-acceptances — goes through ``_apply`` in
-    batches. ``bulk=False`` keeps to ``_apply`` (tests compare the two)."""
+    batches. ``bulk=False`` keeps to ``_apply`` (tests compare the two). Within a pay ``run``
+    the set-based pass puts the lines the run closes straight onto its statements."""
     st = await settings(s)
     closed = await closed_until(s)
     due = now - timedelta(days=st.auto_accept_days)
@@ -359,7 +361,7 @@ async def accrue(
     )
     written = 0
     if bulk and user_id is None and response_ids is None and _dialect(s) == "postgresql":
-        written += await _bulk_new_lines(s, now, st, closed, project_id)
+        written += await _bulk_new_lines(s, now, st, closed, project_id, run)
     for condition in (~line_matches, pending_due):
         last = 0
         while True:
@@ -508,6 +510,7 @@ async def _bulk_new_lines(
     st: Settings,
     closed: datetime | None,
     project_id: int | None,
+    run: PayRun | None = None,
 ) -> int:
     """Work lines for every response that has none, set-based (PostgreSQL).
 
@@ -515,7 +518,9 @@ async def _bulk_new_lines(
     submitted, stage, outcome, degree, location tier, skill level, active seconds); Python
     prices each *distinct* combination with ``rules.work_line`` — the same function ``_apply``
     uses, so a line is the same whichever path wrote it — and one ``INSERT … SELECT`` joins
-    the prices back and writes the lines with their acceptance time and period.
+    the prices back and writes the lines with their acceptance time and period. In a pay
+    ``run``, the lines it closes are written onto their statements at once (made first, one
+    per person), so closing the week need not rewrite them.
     """
     from sqlalchemy import text
 
@@ -560,7 +565,14 @@ async def _bulk_new_lines(
             f"""
             CREATE TEMP TABLE pay_todo ON COMMIT DROP AS
             SELECT r.id, r.user_id, r.project_id, r.stage, r.status, r.active_seconds,
-                   r.created_at, r.needs_review, rv.created_at AS reviewed_at,
+                   r.created_at, r.needs_review,
+                   CASE
+                       WHEN r.stage <> 'attempt' OR NOT r.needs_review THEN r.created_at
+                       WHEN rv.created_at IS NOT NULL
+                           THEN LEAST(rv.created_at, r.created_at + make_interval(days => :days))
+                       WHEN r.created_at + make_interval(days => :days) <= :now
+                           THEN r.created_at + make_interval(days => :days)
+                   END AS accepted_at,
                    COALESCE(c.id, 0) AS card_key,
                    CASE WHEN r.stage = 'attempt' THEN r.status ELSE 'submitted' END AS outcome,
                    CASE WHEN jsonb_typeof(u.profile -> 'degree') = 'string'
@@ -583,6 +595,8 @@ async def _bulk_new_lines(
         {
             "null_key": _NULL_KEY,
             "default_tier": st.default_location_tier,
+            "days": st.auto_accept_days,
+            "now": now,
             **({"project": project_id} if project_id is not None else {}),
         },
     )
@@ -657,37 +671,54 @@ async def _bulk_new_lines(
         )
     )
     await s.execute(text("INSERT INTO pay_weeks VALUES (:lo, :hi, :period)"), weeks)
+    closes = ""
+    if run is not None:
+        # One statement per person with a line this run closes; the lines go straight on it.
+        await s.execute(
+            text(
+                """
+                INSERT INTO statements (payrun_id, user_id, period_start, period_end, total,
+                    carried_forward, created_at)
+                SELECT DISTINCT CAST(:run AS bigint), t.user_id, CAST(:start AS timestamp),
+                       CAST(:end AS timestamp), 0, 0, CAST(:now AS timestamp)
+                FROM pay_todo t JOIN pay_weeks w ON t.accepted_at >= w.lo AND t.accepted_at < w.hi
+                WHERE w.period < :end
+                ON CONFLICT (payrun_id, user_id) DO NOTHING
+                """
+            ),
+            {"run": run.id, "start": run.period_start, "end": run.period_end, "now": now},
+        )
+        closes = (
+            "LEFT JOIN statements st ON st.payrun_id = :run AND st.user_id = t.user_id "
+            "AND w.period < :end"
+        )
     result = await s.execute(
         text(
             """
             INSERT INTO earnings_lines (source_key, user_id, project_id, response_id, stage,
                 kind, status, basis_status, amount, currency, inputs, formula, labels, reason,
                 seconds, active_seconds, phase, rate_card_id, work_at, accepted_at,
-                period_start, created_at)
+                period_start, statement_id, created_at)
             SELECT 'work:' || t.id, t.user_id, t.project_id, t.id, t.stage, 'work',
-                   CASE WHEN a.accepted_at IS NULL THEN 'pending' ELSE 'accepted' END,
+                   CASE WHEN t.accepted_at IS NULL THEN 'pending' ELSE 'accepted' END,
                    t.status, p.amount, :currency, p.inputs, p.formula, p.labels, p.reason,
                    p.seconds, GREATEST(t.active_seconds, 0), p.phase, NULLIF(t.card_key, 0),
-                   t.created_at, a.accepted_at, w.period, :now
+                   t.created_at, t.accepted_at, w.period, {statement}, :now
             FROM pay_todo t
             JOIN pay_priced p ON p.card_key = t.card_key AND p.stage = t.stage
                  AND p.outcome = t.outcome AND p.degree_key = t.degree_key
                  AND p.tier = t.tier AND p.level_key = t.level_key
                  AND p.secs = t.active_seconds
-            CROSS JOIN LATERAL (
-                SELECT CASE
-                    WHEN t.stage <> 'attempt' OR NOT t.needs_review THEN t.created_at
-                    WHEN t.reviewed_at IS NOT NULL
-                        THEN LEAST(t.reviewed_at, t.created_at + make_interval(days => :days))
-                    WHEN t.created_at + make_interval(days => :days) <= :now
-                        THEN t.created_at + make_interval(days => :days)
-                END AS accepted_at
-            ) a
-            LEFT JOIN pay_weeks w ON a.accepted_at >= w.lo AND a.accepted_at < w.hi
+            LEFT JOIN pay_weeks w ON t.accepted_at >= w.lo AND t.accepted_at < w.hi
+            {closes}
             ON CONFLICT (source_key) DO NOTHING
-            """
+            """.format(statement="st.id" if run is not None else "NULL", closes=closes)
         ),
-        {"currency": st.currency, "now": now, "days": st.auto_accept_days},
+        {
+            "currency": st.currency,
+            "now": now,
+            **({"run": run.id, "end": run.period_end} if run is not None else {}),
+        },
     )
     await s.execute(
         text("DROP TABLE pay_todo, pay_priced, pay_weeks, pay_cards, pay_req, pay_tiers")
@@ -943,9 +974,9 @@ async def create_payrun(
         return again, False
     step = progress or (lambda _name: None)
     step("lines")
-    await accrue(s, now)
+    await accrue(s, now, run=run)
     step("bonuses")
-    await _bonuses(s, st, start, end, now)
+    await _bonuses(s, st, run, now)
     step("statements")
     await _close(s, st, run, now)
     await _tell_statements_ready(s, run, now)
@@ -975,14 +1006,14 @@ def _json_obj(s: AsyncSession, *pairs: Any) -> Any:
     return fn(*pairs)
 
 
-async def _bonuses(
-    s: AsyncSession, st: Settings, start: datetime, end: datetime, now: datetime
-) -> None:
+async def _bonuses(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> None:
     """Incentive and floor lines for the work being closed, per person and project."""
+    start, end = run.period_start, run.period_end
+    this_run = select(Statement.id).where(Statement.payrun_id == run.id)
     open_work = and_(
         EarningsLine.kind == "work",
         EarningsLine.status == ACCEPTED,
-        EarningsLine.statement_id.is_(None),
+        EarningsLine.statement_id.is_(None) | EarningsLine.statement_id.in_(this_run),
         EarningsLine.period_start < end,
     )
     project_ids = list(
@@ -1143,8 +1174,9 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
     """Statements from the open accepted lines, set-based: insert, attach, total, pay out."""
     L = EarningsLine
     closing = and_(L.status == ACCEPTED, L.statement_id.is_(None), L.period_start < run.period_end)
+    ins = pg_insert(Statement) if _dialect(s) == "postgresql" else sqlite_insert(Statement)
     await s.execute(
-        insert(Statement).from_select(
+        ins.from_select(
             [
                 "payrun_id",
                 "user_id",
@@ -1165,7 +1197,7 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
             )
             .where(closing)
             .group_by(L.user_id),
-        )
+        ).on_conflict_do_nothing(index_elements=["payrun_id", "user_id"])
     )
     await s.execute(
         update(L)
