@@ -396,6 +396,7 @@ POLICY.update(
     {
         ("PUT", f"{V1}/projects/{{project_id}}/rate-card"): ("project", MANAGE_PROJECT),
         ("GET", f"{V1}/projects/{{project_id}}/rate-card"): ("project", SEE_PROJECT),
+        ("GET", f"{V1}/projects/{{project_id}}/costs"): ("project", MANAGE_PROJECT),
         ("GET", f"{V1}/settings/pay"): ("none", SIGNED_IN),
         ("PUT", f"{V1}/settings/pay"): ("none", ADMIN_ONLY_PUT),
         ("PUT", f"{V1}/settings/location-tiers"): ("none", ADMIN_ONLY_PUT),

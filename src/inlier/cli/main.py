@@ -799,6 +799,96 @@ def payouts_export(
         sys.stdout.write(json.dumps({"data": rows}, indent=2) + "\n")
 
 
+payroll_app = typer.Typer(
+    help="Weekly pay: run a week, export its payouts, record payment results.",
+    no_args_is_help=True,
+)
+app.add_typer(payroll_app, name="payroll")
+
+
+def _week(value: str, option: str = "--week") -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        console.print(
+            f"[red]error:[/red] {option}: a date, YYYY-MM-DD (the Monday the week starts)"
+        )
+        raise typer.Exit(code=2) from None
+
+
+@payroll_app.command("run")
+def payroll_run(
+    week: Annotated[str, typer.Option(help="the Monday the week starts, YYYY-MM-DD")],
+    database_url: DbUrl = None,
+) -> None:
+    """Close one ended week into statements, with a progress bar (as POST /payruns does);
+    running it again changes nothing. The same as `inlier payruns create`."""
+    payruns_create(period_start=week, database_url=database_url)
+
+
+@payroll_app.command("export")
+def payroll_export(
+    week: Annotated[
+        str | None, typer.Option(help="the week's Monday, YYYY-MM-DD (or give --payrun)")
+    ] = None,
+    payrun: Annotated[str | None, typer.Option(help="a pay run id")] = None,
+    format: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    database_url: DbUrl = None,
+) -> None:
+    """Print a pay run's payouts for a payment processor, one row per person."""
+    from sqlalchemy import select
+
+    from inlier.pay import rules
+    from inlier.pay import service as pay
+    from inlier.pay.models import PayRun
+
+    if (week is None) == (payrun is None):
+        console.print("[red]error:[/red] give exactly one of --week or --payrun")
+        raise typer.Exit(code=2)
+    if payrun is None:
+        day = _week(week or "")
+
+        async def find(db: Database) -> str | None:
+            async with db.session() as s:
+                st = await pay.settings(s)
+                start, _ = rules.period_from_day(day, st.tz)
+                found = await s.scalar(select(PayRun.id).where(PayRun.period_start == start))
+                return None if found is None else str(found)
+
+        payrun = run(settings_from(database_url), find)
+        if payrun is None:
+            console.print(f"[red]error:[/red] no pay run for the week of {week}")
+            raise typer.Exit(code=1)
+    payouts_export(payrun=payrun, format=format, database_url=database_url)
+
+
+@payroll_app.command("result")
+def payroll_result(
+    payout: Annotated[str, typer.Argument(help="payout id")],
+    status: Annotated[str, typer.Option(help="paid or failed")],
+    reference: Annotated[str, typer.Option(help="the payment processor's reference")] = "",
+    database_url: DbUrl = None,
+) -> None:
+    """Record what the payment processor did with a payout; a failed payout's amount returns
+    to the person's balance."""
+    from inlier.pay import service as pay
+    from inlier.pay.schemas import PayoutResultIn
+
+    if status not in ("paid", "failed"):
+        console.print("[red]error:[/red] --status: paid or failed")
+        raise typer.Exit(code=2)
+    body = PayoutResultIn(status=status, reference=reference)  # type: ignore[arg-type]
+
+    async def work(db: Database) -> dict[str, Any]:
+        who = await acting_user(db, None)
+        async with db.session() as s:
+            return await pay.record_result(s, payout, body, Clock().now(), who.id)
+
+    dump(run(settings_from(database_url), work))
+
+
 @audit_app.command("verify")
 def audit_verify(database_url: DbUrl = None) -> None:
     """Recompute the audit log's hash chain; name the first entry that was edited or deleted.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -52,6 +53,24 @@ async def get_rate_card(
     return await service.rate_card_view(s, acc.project.id, _now(request))
 
 
+@router.get("/projects/{project_id}/costs", responses=problems(403, 404))
+async def project_costs(
+    project_id: str,
+    who: CurrentUser,
+    s: Tx,
+    request: Request,
+    start: Annotated[
+        date | None, Query(alias="from", description="first day (YYYY-MM-DD), included")
+    ] = None,
+    end: Annotated[date | None, Query(alias="to", description="last day, included")] = None,
+) -> dict[str, Any]:
+    """What the project's work cost (owners and admins): totals by stage, phase and kind of
+    line, per approved item, per week, and per contributor pseudonym with the effective hourly
+    wage (pay ÷ active time). Days are in the deployment's time zone, by acceptance."""
+    acc = await projects.manage(s, who, project_id)
+    return await service.project_costs(s, acc.project, start, end, _now(request))
+
+
 @router.get("/settings/pay", responses=problems())
 async def get_pay_settings(who: CurrentUser, s: Tx) -> dict[str, Any]:
     return service.settings_out(await service.settings(s))
@@ -100,7 +119,8 @@ async def my_annual_summary(
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> dict[str, Any]:
     """Totals for a contractor's tax filing, and the payouts behind them."""
-    return await service.annual_summary(s, who, year or _now(request).year)
+    now = _now(request)
+    return await service.annual_summary(s, who, year or now.year, now)
 
 
 @router.get("/me/statements", responses=problems())

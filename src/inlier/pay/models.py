@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inlier.db.base import Base, BigId, Json, pk
@@ -113,10 +113,23 @@ class EarningsLine(Base):
     __tablename__ = "earnings_lines"
     __table_args__ = (
         Index("ix_earnings_lines_user_period", "user_id", "period_start"),
-        Index("ix_earnings_lines_open", "period_start", "status", "statement_id"),
+        # Partial: a line leaves these once it is on a statement (or accepted), so closing a
+        # week writes fewer index entries and the indexes hold only what is still open.
+        Index(
+            "ix_earnings_lines_open",
+            "period_start",
+            sqlite_where=text("statement_id IS NULL"),
+            postgresql_where=text("statement_id IS NULL"),
+        ),
         Index("ix_earnings_lines_response", "response_id", "basis_status"),
         Index("ix_earnings_lines_statement", "statement_id"),
-        Index("ix_earnings_lines_pending", "status", "work_at"),
+        Index(
+            "ix_earnings_lines_pending",
+            "work_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_earnings_lines_project_accepted", "project_id", "accepted_at"),
     )
 
     id: Mapped[int] = pk()
@@ -141,6 +154,10 @@ class EarningsLine(Base):
     reason: Mapped[str | None] = mapped_column(String(1000))
     # Active seconds counted (capped) — the time the hourly floor compares pay against.
     seconds: Mapped[int] = mapped_column(default=0)
+    # All the active time the work reported, capped or not: what effective hourly wages divide by.
+    active_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The project phase of the rate card the line was priced under (work lines).
+    phase: Mapped[str | None] = mapped_column(String(16))
     rate_card_id: Mapped[int | None] = mapped_column(BigId)
     work_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]

@@ -131,6 +131,59 @@ def work_line(
     return Computed(formula.evaluate(text, inputs), inputs, text, labels, seconds)
 
 
+def assessment_line(
+    card: dict[str, Any],
+    version: int | None,
+    active_seconds: int,
+    tasks: int,
+    worker: Worker,
+) -> Computed | None:
+    """A paid assessment attempt under ``card``'s ``assessment`` stage, at the onboarding phase.
+
+    The time cap is the card's ``max_minutes_per_task`` for each of the assessment's ``tasks``
+    (items); a per-task rate pays each item. ``None`` when the card names no assessment rate.
+    Skill levels do not multiply: the assessment is what measures them.
+    """
+    rate_spec = (card.get("stages") or {}).get("assessment")
+    if not rate_spec:
+        return None
+    mult = card.get("multipliers") or {}
+    degree_mult = (mult.get("degree") or {}).get(worker.degree or "", 1)
+    tier_mult = (mult.get("location_tier") or {}).get(str(worker.location_tier), 1)
+    phase_mult = (card.get("phase_multipliers") or {}).get("onboarding", 1)
+    cap_seconds = int(card.get("max_minutes_per_task") or 60) * 60
+    tasks = max(1, int(tasks))
+    hourly = rate_spec.get("hourly")
+    money = hourly or rate_spec.get("per_task")
+    inputs: dict[str, Any] = {
+        "rate": int(money["amount"]),
+        "degree_mult": _num(degree_mult),
+        "skill_mult": 1,
+        "tier_mult": _num(tier_mult),
+        "phase_mult": _num(phase_mult),
+        "tasks": tasks,
+    }
+    expr = "rate * degree_mult * skill_mult * tier_mult * phase_mult"
+    seconds = max(0, min(int(active_seconds), cap_seconds * tasks))
+    if hourly:
+        inputs.update(seconds=max(0, int(active_seconds)), cap_seconds=cap_seconds)
+        expr += " * min(seconds, cap_seconds * tasks) / 3600"
+    else:
+        expr += " * tasks"
+    text = f"round({expr})"
+    labels = {
+        "stage": "assessment",
+        "basis": "hourly" if hourly else "per_task",
+        "outcome": "submitted",
+        "degree": worker.degree,
+        "skill_level": None,
+        "location_tier": worker.location_tier,
+        "phase": "onboarding",
+        "rate_card_version": version,
+    }
+    return Computed(formula.evaluate(text, inputs), inputs, text, labels, seconds)
+
+
 def floor_topup(floor_rate: int, seconds: int, paid: int) -> Computed | None:
     """What tops ``paid`` up to ``floor_rate`` an hour over ``seconds``; ``None`` when nothing."""
     inputs = {"floor": floor_rate, "seconds": seconds, "paid": paid}
@@ -142,6 +195,16 @@ def floor_topup(floor_rate: int, seconds: int, paid: int) -> Computed | None:
 
 
 # ---- words -----------------------------------------------------------------------------------
+
+
+def rejected_policy(fraction: Any) -> str:
+    """The rejected-work policy in words, as a contributor reads it before starting."""
+    f = formula.exact(fraction)
+    if f == 0:
+        return "rejected work is not paid"
+    if f == 1:
+        return "rejected work is paid in full"
+    return f"rejected work is paid at {_num(f * 100)}% of its rate"
 
 
 def money(amount: int, currency: str) -> str:
@@ -182,13 +245,15 @@ def explain(
         )
         parts.append(f"{TIMES} {inputs['tier_mult']} (location tier {labels.get('location_tier')})")
         parts.append(f"{TIMES} {inputs['phase_mult']} ({labels.get('phase')} phase)")
+        tasks = inputs.get("tasks")
         if "cap_seconds" in inputs:
-            counted = min(inputs["seconds"], inputs["cap_seconds"])
+            cap_total = inputs["cap_seconds"] * (tasks or 1)
+            counted = min(inputs["seconds"], cap_total)
             worked, cap = _minutes(inputs["seconds"]), _minutes(inputs["cap_seconds"])
-            parts.append(
-                f"{TIMES} {_minutes(counted)} of active time "
-                f"(you worked {worked}; at most {cap} a task count)"
-            )
+            per = f"at most {cap} a task count" + (f", {tasks} tasks" if tasks else "")
+            parts.append(f"{TIMES} {_minutes(counted)} of active time (you worked {worked}; {per})")
+        elif tasks:
+            parts.append(f"{TIMES} {tasks} tasks")
         if "pay_fraction" in inputs:
             parts.append(
                 f"{TIMES} {inputs['pay_fraction']} (rejected in review: the project's policy)"

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inlier.accounts.models import User, UserSkill
 from inlier.accounts.service import Principal
 from inlier.audit import service as audit
+from inlier.experts.models import Assessment, AssessmentAttempt, AssessmentItem
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, invalid
 from inlier.kit.ids import parse_id
@@ -54,6 +55,7 @@ from inlier.workflow.models import Response
 BATCH = 2000
 ACCEPTED, PENDING = "accepted", "pending"
 REVIEWED = ("approved", "improved", "rejected")
+GOOD = ("approved", "improved")
 
 
 def _dialect(s: AsyncSession) -> str:
@@ -335,8 +337,16 @@ async def accrue(
     user_id: int | None = None,
     project_id: int | None = None,
     response_ids: Sequence[int] | None = None,
+    bulk: bool = True,
+    run: PayRun | None = None,
 ) -> int:
-    """Bring the ledger up to date with the responses; returns how many lines it wrote."""
+    """Bring the ledger up to date with the responses; returns how many lines it wrote.
+
+    On PostgreSQL a sweep of everyone (the pay run, a project's costs, a new rate card) writes
+    the lines of responses that have none in one set-based pass (``_bulk_new_lines``); what is
+    left — lines to re-price, adjustments, auto-acceptances — goes through ``_apply`` in
+    batches. ``bulk=False`` keeps to ``_apply`` (tests compare the two). Within a pay ``run``
+    the set-based pass puts the lines the run closes straight onto its statements."""
     st = await settings(s)
     closed = await closed_until(s)
     due = now - timedelta(days=st.auto_accept_days)
@@ -350,6 +360,8 @@ async def accrue(
         EarningsLine.work_at <= due,
     )
     written = 0
+    if bulk and user_id is None and response_ids is None and _dialect(s) == "postgresql":
+        written += await _bulk_new_lines(s, now, st, closed, project_id, run)
     for condition in (~line_matches, pending_due):
         last = 0
         while True:
@@ -367,7 +379,351 @@ async def accrue(
             last = ids[-1]
             if len(ids) < BATCH:
                 break
+    if response_ids is None:
+        written += await _accrue_assessments(s, now, st, closed, user_id)
     return written
+
+
+async def _accrue_assessments(
+    s: AsyncSession, now: datetime, st: Settings, closed: datetime | None, user_id: int | None
+) -> int:
+    """Lines for submitted attempts at paid assessments that have none yet.
+
+    An assessment is not part of a project; it qualifies people for the projects that require
+    its skill. A paid attempt is paid under the ``assessment`` stage of the rate card in force
+    (when it was submitted) of such a project, at the onboarding phase; when several projects
+    qualify, the one that pays the attempt the most (then the lowest id) pays it. It is
+    accepted when submitted: a graded test needs no review.
+    """
+    A, T = Assessment, AssessmentAttempt
+    key = literal("assess:") + cast(T.id, String)
+    has_line = exists().where(EarningsLine.source_key == key)
+    q = (
+        select(T.id, T.user_id, T.active_seconds, T.submitted_at, A.skill, A.id.label("aid"))
+        .join(A, A.id == T.assessment_id)
+        .where(A.paid.is_(True), T.submitted_at.is_not(None), ~has_line)
+        .order_by(T.id)
+    )
+    if user_id is not None:
+        q = q.where(T.user_id == user_id)
+    rows = (await s.execute(q)).all()
+    if not rows:
+        return 0
+    priced = list((await s.execute(select(RateCard.project_id).distinct())).scalars())
+    requirements = (
+        await s.execute(select(Project.id, Project.requirements).where(Project.id.in_(priced)))
+    ).all()
+    by_skill: dict[str, list[int]] = {}
+    for pid, req in requirements:
+        for skill in (req or {}).get("skills") or {}:
+            by_skill.setdefault(skill, []).append(pid)
+    cards = await _Cards.load(s, priced)
+    aids = {r.aid for r in rows}
+    tasks: dict[int, int] = dict(
+        (
+            await s.execute(
+                select(AssessmentItem.assessment_id, func.count())
+                .where(AssessmentItem.assessment_id.in_(aids))
+                .group_by(AssessmentItem.assessment_id)
+            )
+        ).all()
+    )
+    users = {r.user_id for r in rows}
+    profiles: dict[int, dict[str, Any]] = dict(
+        (await s.execute(select(User.id, User.profile).where(User.id.in_(users)))).all()
+    )
+    inserts: list[dict[str, Any]] = []
+    for r in rows:
+        profile = profiles.get(r.user_id) or {}
+        worker = rules.Worker(
+            degree=profile.get("degree"), location_tier=st.tier_of(profile.get("country"))
+        )
+        best: tuple[int, RateCard, rules.Computed] | None = None
+        for pid in sorted(by_skill.get(r.skill, [])):
+            rc = cards.at(pid, r.submitted_at)
+            if rc is None:
+                continue
+            c = rules.assessment_line(
+                rc.card, rc.version, r.active_seconds or 0, tasks.get(r.aid, 1), worker
+            )
+            if c is not None and (best is None or c.amount > best[2].amount):
+                best = (pid, rc, c)
+        if best is None:
+            c = rules.Computed(
+                0,
+                {},
+                "0",
+                {"stage": "assessment", "phase": "onboarding", "assessment_id": str(r.aid)},
+                0,
+                f"a paid assessment of {r.skill}, but no project requiring {r.skill} had a "
+                "rate card with an assessment rate when it was submitted",
+            )
+            pid_out, card_id = None, None
+        else:
+            pid_out, rc, c = best
+            card_id = rc.id
+            c = rules.Computed(
+                c.amount,
+                c.inputs,
+                c.formula,
+                {**c.labels, "assessment_id": str(r.aid)},
+                c.seconds,
+                f"paid assessment of {r.skill} (onboarding), at the assessment rate of the "
+                "project that requires it",
+            )
+        inserts.append(
+            {
+                "source_key": f"assess:{r.id}",
+                "user_id": r.user_id,
+                "project_id": pid_out,
+                "response_id": None,
+                "stage": "assessment",
+                "kind": "work",
+                "status": ACCEPTED,
+                "basis_status": "submitted",
+                "amount": c.amount,
+                "currency": st.currency,
+                "inputs": c.inputs,
+                "formula": c.formula,
+                "labels": c.labels,
+                "reason": c.reason,
+                "seconds": c.seconds,
+                "active_seconds": max(0, int(r.active_seconds or 0)),
+                "phase": "onboarding",
+                "rate_card_id": card_id,
+                "work_at": r.submitted_at,
+                "accepted_at": r.submitted_at,
+                "period_start": _period(r.submitted_at, st, closed),
+                "created_at": now,
+            }
+        )
+    await _insert_ignore(s, EarningsLine, inserts, "source_key")
+    return len(inserts)
+
+
+_NULL_KEY = "\x1f"  # stands for a missing degree in join keys (no degree holds it)
+
+
+async def _bulk_new_lines(
+    s: AsyncSession,
+    now: datetime,
+    st: Settings,
+    closed: datetime | None,
+    project_id: int | None,
+    run: PayRun | None = None,
+) -> int:
+    """Work lines for every response that has none, set-based (PostgreSQL).
+
+    The SQL gathers, per response, what its amount depends on (the card in force when it was
+    submitted, stage, outcome, degree, location tier, skill level, active seconds); Python
+    prices each *distinct* combination with ``rules.work_line`` — the same function ``_apply``
+    uses, so a line is the same whichever path wrote it — and one ``INSERT … SELECT`` joins
+    the prices back and writes the lines with their acceptance time and period. In a pay
+    ``run``, the lines it closes are written onto their statements at once (made first, one
+    per person), so closing the week need not rewrite them.
+    """
+    from sqlalchemy import text
+
+    await s.execute(text("SET LOCAL work_mem = '64MB'"))  # sort and hash in memory
+    cards = (await s.execute(select(RateCard))).scalars().all()
+    ordered = sorted(cards, key=lambda c: (c.project_id, c.effective_from, c.version))
+    windows = []
+    for i, c in enumerate(ordered):
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        until = nxt.effective_from if nxt is not None and nxt.project_id == c.project_id else None
+        windows.append({"id": c.id, "p": c.project_id, "lo": c.effective_from, "hi": until})
+    by_id = {c.id: c for c in cards}
+    requirements = (await s.execute(select(Project.id, Project.requirements))).all()
+    wanted = [
+        {"p": pid, "skill": k}
+        for pid, req in requirements
+        for k in ((req or {}).get("skills") or {})
+    ]
+    tiers = [{"c": c, "t": int(t)} for c, t in (st.location_tiers or {}).items()]
+    await s.execute(
+        text("DROP TABLE IF EXISTS pay_cards, pay_req, pay_tiers, pay_todo, pay_priced, pay_weeks")
+    )
+    await s.execute(
+        text(
+            "CREATE TEMP TABLE pay_cards (id bigint, project_id bigint, lo timestamp, "
+            "hi timestamp) ON COMMIT DROP"
+        )
+    )
+    await s.execute(
+        text("CREATE TEMP TABLE pay_req (project_id bigint, skill text) ON COMMIT DROP")
+    )
+    await s.execute(text("CREATE TEMP TABLE pay_tiers (country text, tier int) ON COMMIT DROP"))
+    if windows:
+        await s.execute(text("INSERT INTO pay_cards VALUES (:id, :p, :lo, :hi)"), windows)
+    if wanted:
+        await s.execute(text("INSERT INTO pay_req VALUES (:p, :skill)"), wanted)
+    if tiers:
+        await s.execute(text("INSERT INTO pay_tiers VALUES (:c, :t)"), tiers)
+    only = "AND r.project_id = :project" if project_id is not None else ""
+    await s.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE pay_todo ON COMMIT DROP AS
+            SELECT r.id, r.user_id, r.project_id, r.stage, r.status, r.active_seconds,
+                   r.created_at, r.needs_review,
+                   CASE
+                       WHEN r.stage <> 'attempt' OR NOT r.needs_review THEN r.created_at
+                       WHEN rv.created_at IS NOT NULL
+                           THEN LEAST(rv.created_at, r.created_at + make_interval(days => :days))
+                       WHEN r.created_at + make_interval(days => :days) <= :now
+                           THEN r.created_at + make_interval(days => :days)
+                   END AS accepted_at,
+                   COALESCE(c.id, 0) AS card_key,
+                   CASE WHEN r.stage = 'attempt' THEN r.status ELSE 'submitted' END AS outcome,
+                   CASE WHEN jsonb_typeof(u.profile -> 'degree') = 'string'
+                        THEN u.profile ->> 'degree' ELSE :null_key END AS degree_key,
+                   COALESCE(t.tier, :default_tier) AS tier,
+                   COALESCE((SELECT max(us.level) FROM user_skills us
+                             JOIN pay_req q ON q.skill = us.skill
+                             WHERE q.project_id = r.project_id AND us.user_id = r.user_id),
+                            -1) AS level_key
+            FROM responses r
+            JOIN users u ON u.id = r.user_id
+            LEFT JOIN responses rv ON rv.id = r.review_id
+            LEFT JOIN pay_tiers t
+                   ON t.country = upper(COALESCE(u.profile ->> 'country', ''))
+            LEFT JOIN pay_cards c ON c.project_id = r.project_id AND c.lo <= r.created_at
+                   AND (c.hi IS NULL OR r.created_at < c.hi)
+            WHERE NOT EXISTS (SELECT 1 FROM earnings_lines l WHERE l.response_id = r.id) {only}
+            """
+        ),
+        {
+            "null_key": _NULL_KEY,
+            "default_tier": st.default_location_tier,
+            "days": st.auto_accept_days,
+            "now": now,
+            **({"project": project_id} if project_id is not None else {}),
+        },
+    )
+    keys = (
+        await s.execute(
+            text(
+                "SELECT DISTINCT card_key, stage, outcome, degree_key, tier, level_key, "
+                "active_seconds FROM pay_todo"
+            )
+        )
+    ).all()
+    if not keys:
+        await s.execute(text("DROP TABLE pay_todo"))
+        return 0
+    priced = []
+    for card_key, stage, outcome, degree_key, tier, level_key, seconds in keys:
+        rc = by_id.get(card_key)
+        worker = rules.Worker(
+            degree=None if degree_key == _NULL_KEY else degree_key,
+            location_tier=tier,
+            skill_level=None if level_key < 0 else level_key,
+        )
+        line = rules.work_line(
+            rc.card if rc else None, rc.version if rc else None, stage, seconds, outcome, worker
+        )
+        priced.append(
+            {
+                "card_key": card_key,
+                "stage": stage,
+                "outcome": outcome,
+                "degree_key": degree_key,
+                "tier": tier,
+                "level_key": level_key,
+                "secs": seconds,
+                "amount": line.amount,
+                "inputs": json.dumps(line.inputs),
+                "formula": line.formula,
+                "labels": json.dumps(line.labels),
+                "reason": line.reason,
+                "seconds": line.seconds,
+                "phase": line.labels.get("phase"),
+            }
+        )
+    await s.execute(
+        text(
+            "CREATE TEMP TABLE pay_priced (card_key bigint, stage text, outcome text, "
+            "degree_key text, tier int, level_key int, secs int, amount bigint, inputs jsonb, "
+            "formula text, labels jsonb, reason text, seconds int, phase text) ON COMMIT DROP"
+        )
+    )
+    await s.execute(
+        text(
+            "INSERT INTO pay_priced VALUES (:card_key, :stage, :outcome, :degree_key, :tier, "
+            ":level_key, :secs, :amount, CAST(:inputs AS jsonb), :formula, "
+            "CAST(:labels AS jsonb), :reason, :seconds, :phase)"
+        ),
+        priced,
+    )
+    # The pay weeks the new lines fall in (closed weeks give way to the first open one).
+    span = (await s.execute(text("SELECT min(created_at), max(created_at) FROM pay_todo"))).one()
+    weeks = []
+    lo = rules.period_of(span[0], st.tz)[0]
+    last = span[1] + timedelta(days=st.auto_accept_days + 1)
+    while lo <= last:
+        hi = rules.period_of(lo, st.tz)[1]
+        weeks.append({"lo": lo, "hi": hi, "period": _period(lo, st, closed)})
+        lo = hi
+    await s.execute(
+        text(
+            "CREATE TEMP TABLE pay_weeks (lo timestamp, hi timestamp, period timestamp) "
+            "ON COMMIT DROP"
+        )
+    )
+    await s.execute(text("INSERT INTO pay_weeks VALUES (:lo, :hi, :period)"), weeks)
+    closes = ""
+    if run is not None:
+        # One statement per person with a line this run closes; the lines go straight on it.
+        await s.execute(
+            text(
+                """
+                INSERT INTO statements (payrun_id, user_id, period_start, period_end, total,
+                    carried_forward, created_at)
+                SELECT DISTINCT CAST(:run AS bigint), t.user_id, CAST(:start AS timestamp),
+                       CAST(:end AS timestamp), 0, 0, CAST(:now AS timestamp)
+                FROM pay_todo t JOIN pay_weeks w ON t.accepted_at >= w.lo AND t.accepted_at < w.hi
+                WHERE w.period < :end
+                ON CONFLICT (payrun_id, user_id) DO NOTHING
+                """
+            ),
+            {"run": run.id, "start": run.period_start, "end": run.period_end, "now": now},
+        )
+        closes = (
+            "LEFT JOIN statements st ON st.payrun_id = :run AND st.user_id = t.user_id "
+            "AND w.period < :end"
+        )
+    result = await s.execute(
+        text(
+            """
+            INSERT INTO earnings_lines (source_key, user_id, project_id, response_id, stage,
+                kind, status, basis_status, amount, currency, inputs, formula, labels, reason,
+                seconds, active_seconds, phase, rate_card_id, work_at, accepted_at,
+                period_start, statement_id, created_at)
+            SELECT 'work:' || t.id, t.user_id, t.project_id, t.id, t.stage, 'work',
+                   CASE WHEN t.accepted_at IS NULL THEN 'pending' ELSE 'accepted' END,
+                   t.status, p.amount, :currency, p.inputs, p.formula, p.labels, p.reason,
+                   p.seconds, GREATEST(t.active_seconds, 0), p.phase, NULLIF(t.card_key, 0),
+                   t.created_at, t.accepted_at, w.period, {statement}, :now
+            FROM pay_todo t
+            JOIN pay_priced p ON p.card_key = t.card_key AND p.stage = t.stage
+                 AND p.outcome = t.outcome AND p.degree_key = t.degree_key
+                 AND p.tier = t.tier AND p.level_key = t.level_key
+                 AND p.secs = t.active_seconds
+            LEFT JOIN pay_weeks w ON t.accepted_at >= w.lo AND t.accepted_at < w.hi
+            {closes}
+            ON CONFLICT (source_key) DO NOTHING
+            """.format(statement="st.id" if run is not None else "NULL", closes=closes)
+        ),
+        {
+            "currency": st.currency,
+            "now": now,
+            **({"run": run.id, "end": run.period_end} if run is not None else {}),
+        },
+    )
+    await s.execute(
+        text("DROP TABLE pay_todo, pay_priced, pay_weeks, pay_cards, pay_req, pay_tiers")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _apply(
@@ -433,12 +789,14 @@ async def _apply(
             skill_level=max(held) if held else None,
         )
         rc = cards.at(r.project_id, r.created_at)
+        # A review's status is the verdict it gave: rejecting work is work done, paid in full.
+        outcome = r.status if r.stage == "attempt" else "submitted"
         c = rules.work_line(
             rc.card if rc else None,
             rc.version if rc else None,
             r.stage,
             r.active_seconds,
-            r.status,
+            outcome,
             worker,
         )
         # When the work counts as accepted: at once without review, on the review, or
@@ -462,6 +820,8 @@ async def _apply(
             "seconds": c.seconds,
             "basis_status": r.status,
             "rate_card_id": rc.id if rc else None,
+            "phase": c.labels.get("phase"),
+            "active_seconds": max(0, int(r.active_seconds or 0)),
         }
         if work is None or work.statement_id is None:
             period = _period(accepted_at, st, closed) if accepted_at else None
@@ -517,6 +877,7 @@ async def _apply(
                 ),
                 "seconds": 0,
                 "rate_card_id": rc.id if rc else None,
+                "phase": c.labels.get("phase"),
                 "work_at": r.created_at,
                 "accepted_at": changed_at,
                 "period_start": _period(max(changed_at, now), st, closed),
@@ -613,9 +974,9 @@ async def create_payrun(
         return again, False
     step = progress or (lambda _name: None)
     step("lines")
-    await accrue(s, now)
+    await accrue(s, now, run=run)
     step("bonuses")
-    await _bonuses(s, st, start, end, now)
+    await _bonuses(s, st, run, now)
     step("statements")
     await _close(s, st, run, now)
     await _tell_statements_ready(s, run, now)
@@ -645,14 +1006,14 @@ def _json_obj(s: AsyncSession, *pairs: Any) -> Any:
     return fn(*pairs)
 
 
-async def _bonuses(
-    s: AsyncSession, st: Settings, start: datetime, end: datetime, now: datetime
-) -> None:
+async def _bonuses(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> None:
     """Incentive and floor lines for the work being closed, per person and project."""
+    start, end = run.period_start, run.period_end
+    this_run = select(Statement.id).where(Statement.payrun_id == run.id)
     open_work = and_(
         EarningsLine.kind == "work",
         EarningsLine.status == ACCEPTED,
-        EarningsLine.statement_id.is_(None),
+        EarningsLine.statement_id.is_(None) | EarningsLine.statement_id.in_(this_run),
         EarningsLine.period_start < end,
     )
     project_ids = list(
@@ -661,7 +1022,8 @@ async def _bonuses(
     cards = await _Cards.load(s, [p for p in project_ids if p is not None])
     at = end - timedelta(microseconds=1)
     tag = start.strftime("%Y%m%d")
-    attempt_ok = and_(EarningsLine.stage == "attempt", EarningsLine.basis_status != "rejected")
+    is_attempt = EarningsLine.stage == "attempt"
+    attempt_ok = and_(is_attempt, EarningsLine.basis_status != "rejected")
     for project_id in project_ids:
         if project_id is None:
             continue
@@ -680,11 +1042,13 @@ async def _bonuses(
                     func.sum(EarningsLine.amount).label("paid"),
                     func.sum(EarningsLine.seconds).label("seconds"),
                     func.sum(case((attempt_ok, 1), else_=0)).label("accepted"),
-                    func.sum(case((EarningsLine.basis_status.in_(REVIEWED), 1), else_=0)).label(
-                        "reviewed"
-                    ),
                     func.sum(
-                        case((EarningsLine.basis_status.in_(("approved", "improved")), 1), else_=0)
+                        case(
+                            (and_(is_attempt, EarningsLine.basis_status.in_(REVIEWED)), 1), else_=0
+                        )
+                    ).label("reviewed"),
+                    func.sum(
+                        case((and_(is_attempt, EarningsLine.basis_status.in_(GOOD)), 1), else_=0)
                     ).label("good"),
                 )
                 .where(open_work, EarningsLine.project_id == project_id)
@@ -810,8 +1174,9 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
     """Statements from the open accepted lines, set-based: insert, attach, total, pay out."""
     L = EarningsLine
     closing = and_(L.status == ACCEPTED, L.statement_id.is_(None), L.period_start < run.period_end)
+    ins = pg_insert(Statement) if _dialect(s) == "postgresql" else sqlite_insert(Statement)
     await s.execute(
-        insert(Statement).from_select(
+        ins.from_select(
             [
                 "payrun_id",
                 "user_id",
@@ -832,7 +1197,7 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
             )
             .where(closing)
             .group_by(L.user_id),
-        )
+        ).on_conflict_do_nothing(index_elements=["payrun_id", "user_id"])
     )
     await s.execute(
         update(L)
@@ -940,7 +1305,7 @@ async def get_payrun(s: AsyncSession, payrun_id: str) -> PayRun:
 
 
 async def payrun_breakdown(s: AsyncSession, run: PayRun) -> dict[str, Any]:
-    """Totals of a run by project and by kind of line (for the admin page)."""
+    """Totals of a run by project, kind of line, phase and country (for the admin page)."""
     L = EarningsLine
     base = (
         select(L)
@@ -963,6 +1328,23 @@ async def payrun_breakdown(s: AsyncSession, run: PayRun) -> dict[str, Any]:
             .order_by(base.c.kind)
         )
     ).all()
+    by_phase = (
+        await s.execute(
+            select(base.c.phase, func.sum(base.c.amount), func.count())
+            .group_by(base.c.phase)
+            .order_by(base.c.phase)
+        )
+    ).all()
+    country = User.profile["country"].as_string()
+    by_country = (
+        await s.execute(
+            select(country, func.sum(base.c.amount), func.count())
+            .select_from(base)
+            .join(User, User.id == base.c.user_id)
+            .group_by(country)
+            .order_by(country)
+        )
+    ).all()
     payouts = (
         await s.execute(
             select(Payout.status, func.count(), func.sum(Payout.amount))
@@ -971,6 +1353,10 @@ async def payrun_breakdown(s: AsyncSession, run: PayRun) -> dict[str, Any]:
         )
     ).all()
     return {
+        "phases": [{"phase": k, "total": int(t or 0), "lines": int(c)} for k, t, c in by_phase],
+        "countries": [
+            {"country": k, "total": int(t or 0), "lines": int(c)} for k, t, c in by_country
+        ],
         "projects": [
             {"project_id": p and str(p), "name": n, "total": int(t or 0), "lines": int(c)}
             for p, n, t, c in by_project
@@ -978,6 +1364,253 @@ async def payrun_breakdown(s: AsyncSession, run: PayRun) -> dict[str, Any]:
         "kinds": [{"kind": k, "total": int(t or 0), "lines": int(c)} for k, t, c in by_kind],
         "payouts": [{"status": k, "count": int(c), "total": int(t or 0)} for k, c, t in payouts],
     }
+
+
+# ---- costs and effective wages ---------------------------------------------------------------
+
+
+def hourly_wage(amount: int, seconds: int) -> int | None:
+    """Pay ÷ active time, in minor units an hour (rounded half up); ``None`` without time."""
+    if seconds <= 0:
+        return None
+    return rules.formula.evaluate("amount * 3600 / seconds", {"amount": amount, "seconds": seconds})
+
+
+def _range(
+    st: Settings, start: date | None, end: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """Days in the deployment's time zone, both included, as naive UTC bounds."""
+    if start is not None and end is not None and end < start:
+        raise invalid(["query", "to"], "must not be before from")
+    lo = rules.period_from_day(start, st.tz)[0] if start else None
+    hi = rules.period_from_day(end + timedelta(days=1), st.tz)[0] if end else None
+    return lo, hi
+
+
+async def project_costs(
+    s: AsyncSession,
+    project: Project,
+    start: date | None,
+    end: date | None,
+    now: datetime,
+    top: int = 100,
+) -> dict[str, Any]:
+    """What a project's work cost over a range of days (by the day it was accepted): totals
+    by stage, phase and kind of line, per approved item, per week, and per contributor (by
+    the project's pseudonym) with the effective hourly wage: pay ÷ active time."""
+    from inlier.datasets.options import pseudonym
+
+    st = await settings(s)
+    lo, hi = _range(st, start, end)
+    await accrue(s, now, project_id=project.id)
+    L = EarningsLine
+    cond = [L.project_id == project.id, L.status == ACCEPTED]
+    if lo is not None:
+        cond.append(L.accepted_at >= lo)
+    if hi is not None:
+        cond.append(L.accepted_at < hi)
+    where = and_(*cond)
+    total, lines, seconds = (
+        await s.execute(
+            select(
+                func.coalesce(func.sum(L.amount), 0),
+                func.count(),
+                func.coalesce(func.sum(L.active_seconds), 0),
+            ).where(where)
+        )
+    ).one()
+    total, seconds = int(total), int(seconds)
+    approved = int(
+        await s.scalar(
+            select(func.count(func.distinct(Response.item_id)))
+            .select_from(L)
+            .join(Response, Response.id == L.response_id)
+            .where(where, L.kind == "work", L.stage == "attempt", L.basis_status != "rejected")
+        )
+        or 0
+    )
+
+    def per_item(amount: int) -> int | None:
+        if not approved:
+            return None
+        return rules.formula.evaluate("amount / items", {"amount": amount, "items": approved})
+
+    async def grouped(col: Any) -> list[dict[str, Any]]:
+        rows = (
+            await s.execute(
+                select(
+                    col,
+                    func.sum(L.amount),
+                    func.count(),
+                    func.coalesce(func.sum(L.active_seconds), 0),
+                )
+                .where(where)
+                .group_by(col)
+                .order_by(col)
+            )
+        ).all()
+        return [
+            {
+                "key": k,
+                "total": int(t or 0),
+                "lines": int(c),
+                "active_seconds": int(sec),
+                "per_approved_item": per_item(int(t or 0)),
+                "share": float(rules.formula.exact(int(t or 0)) / total) if total else 0.0,
+            }
+            for k, t, c, sec in rows
+        ]
+
+    by_stage = await grouped(L.stage)
+    by_phase = await grouped(L.phase)
+    by_kind = await grouped(L.kind)
+    weeks = (
+        await s.execute(
+            select(L.period_start, func.sum(L.amount))
+            .where(where)
+            .group_by(L.period_start)
+            .order_by(L.period_start)
+        )
+    ).all()
+    biggest = max((int(t or 0) for _, t in weeks), default=0)
+    people = (
+        await s.execute(
+            select(
+                L.user_id,
+                func.sum(L.amount).label("total"),
+                func.coalesce(func.sum(L.active_seconds), 0),
+                func.count(),
+            )
+            .where(where)
+            .group_by(L.user_id)
+            .order_by(func.sum(L.amount).desc(), L.user_id)
+            .limit(top)
+        )
+    ).all()
+    n_people = int(await s.scalar(select(func.count(func.distinct(L.user_id))).where(where)) or 0)
+    pending = int(
+        await s.scalar(
+            select(func.coalesce(func.sum(L.amount), 0)).where(
+                L.project_id == project.id, L.status == PENDING
+            )
+        )
+        or 0
+    )
+    return {
+        "project_id": str(project.id),
+        "currency": st.currency,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "total": total,
+        "lines": int(lines),
+        "pending": pending,
+        "active_seconds": seconds,
+        "effective_hourly": hourly_wage(total, seconds),
+        "approved_items": approved,
+        "per_approved_item": per_item(total),
+        "by_stage": [{"stage": r.pop("key"), **r} for r in by_stage],
+        "by_phase": [{"phase": r.pop("key"), **r} for r in by_phase],
+        "by_kind": [{"kind": r.pop("key"), **r} for r in by_kind],
+        "weeks": [
+            {
+                "period_start": iso(p),
+                "total": int(t or 0),
+                "share_of_max": float(rules.formula.exact(int(t or 0)) / biggest) if biggest else 0,
+            }
+            for p, t in weeks
+        ],
+        "contributors_count": n_people,
+        "contributors": [
+            {
+                "pseudonym": pseudonym(project, uid),
+                "total": int(t or 0),
+                "active_seconds": int(sec),
+                "lines": int(c),
+                "effective_hourly": hourly_wage(int(t or 0), int(sec)),
+            }
+            for uid, t, sec, c in people
+        ],
+    }
+
+
+async def my_wages(
+    s: AsyncSession,
+    who: Principal,
+    lo: datetime | None = None,
+    hi: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Per project, what this person was paid (accepted lines, in the periods from ``lo`` to
+    ``hi`` if given) over their active time."""
+    L = EarningsLine
+    cond = [L.user_id == who.id, L.status == ACCEPTED, L.kind != "carry_forward"]
+    if lo is not None:
+        cond.append(L.period_start >= lo)
+    if hi is not None:
+        cond.append(L.period_start < hi)
+    rows = (
+        await s.execute(
+            select(
+                L.project_id,
+                Project.name,
+                func.sum(L.amount),
+                func.coalesce(func.sum(L.active_seconds), 0),
+            )
+            .outerjoin(Project, Project.id == L.project_id)
+            .where(*cond)
+            .group_by(L.project_id, Project.name)
+            .order_by(L.project_id)
+        )
+    ).all()
+    return [
+        {
+            "project_id": None if p is None else str(p),
+            "name": n,
+            "total": int(t or 0),
+            "active_seconds": int(sec),
+            "effective_hourly": hourly_wage(int(t or 0), int(sec)),
+        }
+        for p, n, t, sec in rows
+        if p is not None
+    ]
+
+
+async def pay_terms(
+    s: AsyncSession, project_ids: Sequence[int], now: datetime
+) -> dict[int, dict[str, Any]]:
+    """What a contributor reads before starting each project: the rate of each stage, the time
+    cap, the estimated minutes of a per-task project and the rejected-work policy (the card
+    in force now, else the next one scheduled)."""
+    if not project_ids:
+        return {}
+    st = await settings(s)
+    cards = await _Cards.load(s, project_ids)
+    out: dict[int, dict[str, Any]] = {}
+    for pid in project_ids:
+        rc = cards.at(pid, now)
+        if rc is None:
+            upcoming = [c for c in cards.by_project.get(pid, []) if c.effective_from > now]
+            rc = upcoming[0] if upcoming else None
+        if rc is None:
+            continue
+        card = rc.card
+        stages = []
+        for stage, spec in (card.get("stages") or {}).items():
+            basis = "hourly" if spec.get("hourly") else "per_task"
+            stages.append({"stage": stage, "basis": basis, "amount": int(spec[basis]["amount"])})
+        fraction = (card.get("rejected_work") or {}).get("pay_fraction", 0)
+        out[pid] = {
+            "version": rc.version,
+            "effective_from": iso(rc.effective_from),
+            "currency": st.currency,
+            "stages": stages,
+            "phase": card.get("phase") or "core",
+            "max_minutes_per_task": int(card.get("max_minutes_per_task") or 60),
+            "estimated_minutes_per_task": card.get("estimated_minutes_per_task"),
+            "rejected_pay_fraction": fraction,
+            "rejected_work": rules.rejected_policy(fraction),
+            "hourly_floor": (card.get("hourly_floor") or {}).get("amount"),
+        }
+    return out
 
 
 # ---- payouts ---------------------------------------------------------------------------------
@@ -1014,6 +1647,7 @@ async def payout_rows(s: AsyncSession, run: PayRun) -> list[dict[str, Any]]:
             "currency": p.currency,
             "statement_id": str(p.statement_id),
             "status": p.status,
+            "reference": p.reference,
         }
         for p, email, name, profile in rows
     ]
@@ -1048,11 +1682,12 @@ async def record_result(
     body: PayoutResultIn,
     now: datetime,
     actor_id: int | None = None,
+    payrun_id: int | None = None,
 ) -> dict[str, Any]:
     p = await s.get(
         Payout, parse_id(payout_id, "payout"), with_for_update=True, populate_existing=True
     )
-    if p is None:
+    if p is None or (payrun_id is not None and p.payrun_id != payrun_id):
         raise NotFound("payout not found")
     if p.status == body.status:
         return payout_out(p)
@@ -1216,8 +1851,12 @@ async def statement(s: AsyncSession, who: Principal, statement_id: str) -> dict[
     return await _statement_out(s, row[0], row[1], with_lines=True)
 
 
-async def annual_summary(s: AsyncSession, who: Principal, year: int) -> dict[str, Any]:
+async def annual_summary(
+    s: AsyncSession, who: Principal, year: int, now: datetime | None = None
+) -> dict[str, Any]:
     """Totals a contractor files with: earned by kind and project, and every payout."""
+    if now is not None:
+        await accrue(s, now, user_id=who.id)
     st = await settings(s)
     lo, _ = rules.period_of(datetime(year, 1, 1), st.tz)
     lo = lo if rules.local_day(lo, st.tz).year == year else lo + timedelta(days=7)
@@ -1265,6 +1904,8 @@ async def annual_summary(s: AsyncSession, who: Principal, year: int) -> dict[str
             {"project_id": p and str(p), "name": n, "total": int(t or 0)} for p, n, t in by_project
         ],
         "paid": paid,
+        # Pay ÷ active time per project, over the lines of the year's periods.
+        "wages": await my_wages(s, who, lo, hi),
         "payouts": [
             {**payout_out(p), "period_start": iso(ps), "decided_at": iso(p.decided_at)}
             for p, ps in payouts
@@ -1304,4 +1945,34 @@ def statement_csv(st: dict[str, Any]) -> str:
             ]
         )
     w.writerow(["total", "", "", "", st["total"], st["currency"], "", "", ""])
+    return buf.getvalue()
+
+
+def summary_csv(summary: dict[str, Any]) -> str:
+    """The annual summary as rows: totals by kind and by project, then each payout."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cur = summary["currency"]
+    w.writerow(["section", "key", "name", "amount_minor", "currency", "status", "reference"])
+    w.writerow(["total", "earned", "", summary["earned"], cur, "", ""])
+    w.writerow(["total", "paid", "", summary["paid"], cur, "", ""])
+    for kind, amount in summary["by_kind"].items():
+        w.writerow(["kind", kind, "", amount, cur, "", ""])
+    for p in summary["by_project"]:
+        name = p["name"] or ""
+        if name[:1] in ("=", "+", "-", "@"):
+            name = "'" + name  # a spreadsheet must never run a name as a formula
+        w.writerow(["project", p["project_id"] or "", name, p["total"], cur, "", ""])
+    for p in summary["payouts"]:
+        w.writerow(
+            [
+                "payout",
+                p["id"],
+                (p["period_start"] or "")[:10],
+                p["amount"],
+                p["currency"],
+                p["status"],
+                p["reference"] or "",
+            ]
+        )
     return buf.getvalue()

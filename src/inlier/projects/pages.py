@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from inlier.datasets import service as datasets
-from inlier.kit.errors import Forbidden
+from inlier.kit.errors import Forbidden, invalid
 from inlier.kit.web import PageUser, render
+from inlier.pay import service as pay
+from inlier.pay.rules import money
 from inlier.projects import service
 from inlier.projects.api import export_file
 from inlier.workflow import service as workflow
@@ -46,12 +49,31 @@ async def projects_page(request: Request, who: PageUser) -> Response:
     return await render(request, "projects.html", {"rows": rows}, who=who)
 
 
+def _day(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid(["query", name], "a date, YYYY-MM-DD") from None
+
+
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
-async def project_page(request: Request, project_id: str, who: PageUser) -> Response:
+async def project_page(
+    request: Request,
+    project_id: str,
+    who: PageUser,
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> Response:
+    now = request.app.state.clock.now()
     async with request.app.state.db.session() as s:
         acc = await service.manage(s, who, project_id)
         stats = await workflow.stats(s, acc.project.id)
         members = await service.list_members(s, acc.project.id, limit=10_000, after=None)
+        costs = await pay.project_costs(
+            s, acc.project, _day(start, "from"), _day(end, "to"), now, top=20
+        )
     return await render(
         request,
         "project.html",
@@ -60,6 +82,8 @@ async def project_page(request: Request, project_id: str, who: PageUser) -> Resp
             "template": acc.template,
             "stats": stats,
             "progress": _progress(stats),
+            "costs": costs,
+            "money": money,
             "kinds": datasets.KINDS,
             "formats": datasets.FORMATS,
             "roles": {

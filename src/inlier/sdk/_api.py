@@ -556,6 +556,16 @@ class Api:
         return (yield from request(Call("GET", f"projects/{segment(project_id)}/rate-card")))
 
     @operation
+    def project_costs(
+        self, project_id: str, *, start: str | None = None, end: str | None = None
+    ) -> Flow[JSON]:
+        """Owners and admins: what a project's work cost from day ``start`` to day ``end``
+        (``YYYY-MM-DD``, both included): totals by stage, phase and kind, per approved item,
+        per week, and per contributor pseudonym with the effective hourly wage."""
+        call = Call("GET", f"projects/{segment(project_id)}/costs")
+        return (yield from request(call.with_params(**{"from": start, "to": end})))
+
+    @operation
     def pay_settings(self) -> Flow[JSON]:
         """The deployment's currency, payout threshold, auto-accept days, tiers and time zone."""
         return (yield from request(Call("GET", "settings/pay")))

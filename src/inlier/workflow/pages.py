@@ -11,6 +11,8 @@ from inlier.experts import service as experts
 from inlier.forum import service as forum
 from inlier.kit.clock import iso
 from inlier.kit.web import CsrfForm, PageUser, redirect, render
+from inlier.pay import service as pay
+from inlier.pay.rules import money
 from inlier.projects import service as projects
 from inlier.projects.models import Project
 from inlier.questions import REGISTRY, Template
@@ -65,6 +67,8 @@ async def home(
         blocked = [
             row for row in await experts.my_work(s, who, now, available) if not row["eligible"]
         ]
+        # What each project pays, read before starting it.
+        terms = await pay.pay_terms(s, [q.project.id for q in queues], now)
     return await render(
         request,
         "home.html",
@@ -75,6 +79,8 @@ async def home(
             "blocked": blocked,
             "reason": REASONS.get(reason or ""),
             "cap": overview.QUEUE_COUNT_CAP,
+            "terms": terms,
+            "money": money,
         },
         who=who,
     )
