@@ -29,7 +29,7 @@ async def my_standing(who: CurrentUser, s: Tx, request: Request) -> dict[str, An
     return {"projects": await service.my_standing(s, who, _now(request))}
 
 
-@router.get("/me/quality-events", responses=problems(400))
+@router.get("/me/quality-events", responses=problems(400, 404))
 async def my_quality_events(
     who: CurrentUser,
     s: Tx,
