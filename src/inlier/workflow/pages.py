@@ -74,6 +74,7 @@ async def home(
             "counts": counts,
             "blocked": blocked,
             "reason": REASONS.get(reason or ""),
+            "reason_code": reason if reason in REASONS else None,
             "cap": overview.QUEUE_COUNT_CAP,
         },
         who=who,
