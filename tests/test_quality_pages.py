@@ -232,3 +232,10 @@ def test_the_weekly_chart_has_one_line_per_kind_and_weeks_left_to_right() -> Non
     assert [m["key"] for m in c["marks"]] == ["pause_below"]
     assert "Gold checks: 0.50 in the week of 2026-01-12 (4 events)" in c["desc"]
     assert charts.weekly_chart([], {})["desc"] == "No quality events yet."
+
+
+def test_the_review_form_offers_every_reject_reason() -> None:
+    from inlier.workflow.pages import REJECT_LABELS
+    from inlier.workflow.schemas import REJECT_REASONS
+
+    assert list(REJECT_LABELS) == list(REJECT_REASONS)
