@@ -202,3 +202,69 @@ async def test_an_approval_sends_no_reason_code(live: Live, browser: Any) -> Non
         (review,) = (await s.execute(select(Response).where(Response.stage == "review"))).scalars()
     assert (review.verdict, review.reason_code) == ("approve", None)
     assert errors == []
+
+
+async def test_a_retry_after_a_lost_answer_sends_the_same_body(live: Live, browser: Any) -> None:
+    """The submission reaches the server but its answer is lost: the retry, seconds later,
+    carries the numbers frozen at the first press, so the server returns the first result
+    instead of refusing a different body under the same key. Pressed again by hand, or sent
+    by the page itself when the heartbeat learns the task has ended."""
+    w = live.world
+    owner = await w.user("owner")
+    proj = await w.project(owner, quality={"pause_below": 0.2, "min_events": 50})
+    await w.items(owner, proj["id"], [pairwise_item(1), pairwise_item(2)])
+    worker = await w.user("contributor")
+    await w.member(owner, proj["id"], worker)
+    rationale = "A is sound; B's dose is unsafe in CKD."
+
+    async def lose_the_answer(route: Any) -> None:
+        await route.fetch()  # the server records the submission
+        await route.abort()  # and the page never hears back
+
+    async def answer_and_lose_it() -> dict[str, Any]:
+        await page.check("#q-preference input[value=left]")
+        await page.check("#q-preference input[name='q-preference-strength'][value='2']")
+        await page.focus("#q-rationale-text")
+        await page.keyboard.type(rationale)
+        await page.clock.run_for(1_000)  # the draft is saved
+        await page.route("**/submit", lose_the_answer, times=1)
+        await page.click("#submit")
+        await expect(page.locator("#form-error")).to_contain_text("Could not reach")
+        frozen: dict[str, Any] = await page.evaluate(
+            "JSON.parse(localStorage.getItem("
+            "Object.keys(localStorage).find(k => k.startsWith('inlier.idem.'))))"
+        )
+        assert frozen["authenticity"]["typed_chars"] == len(rationale)
+        return frozen
+
+    async def stored() -> list[Response]:
+        async with w.app.state.db.session() as s:
+            return list((await s.execute(select(Response).order_by(Response.id))).scalars())
+
+    page, errors = await open_page(browser)
+    await page.clock.install()
+    await sign_in(page, live, worker)
+    await page.click("#start-any")
+    await page.wait_for_url(f"{live.url}/work/*")
+    first_url = page.url
+
+    # By hand: seconds later the page counts more active time, but sends what it sent.
+    frozen = await answer_and_lose_it()
+    await page.focus("#q-rationale-text")
+    await page.keyboard.press("End")  # activity, no new text
+    await page.clock.run_for(3_000)
+    assert await page.evaluate("window.inlierWorkbench.activeSeconds()") > frozen["active_seconds"]
+    await page.click("#submit")
+    await page.wait_for_url(lambda url: url != first_url and "/work/" in url)
+    (first,) = await stored()
+    assert first.active_seconds == frozen["active_seconds"]
+
+    # By itself: the heartbeat hears the task has ended and the page sends the same body again.
+    frozen = await answer_and_lose_it()
+    await page.focus("#q-rationale-text")
+    await page.keyboard.press("End")
+    await page.clock.run_for(21_000)
+    await page.wait_for_url(f"{live.url}/?reason=queue_empty")
+    _, second = await stored()
+    assert second.active_seconds == frozen["active_seconds"]
+    assert errors == []

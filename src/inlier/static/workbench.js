@@ -121,7 +121,7 @@ async function saveNow() {
       showSaved(`Draft saved ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`);
     } catch (err) {
       dirty = true;
-      if (err instanceof ApiError && err.status === 409) leaseLost(err.message);
+      if (err instanceof ApiError && err.status === 409) endedElsewhere(err.message);
       else showSaved("Not saved to the server yet; kept in this browser", "warn");
     }
   });
@@ -174,7 +174,7 @@ async function heartbeat() {
     reportedSeconds = data.active_seconds;
     expiresAt = Date.parse(data.expires_at);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 409) leaseLost(err.message);
+    if (err instanceof ApiError && err.status === 409) endedElsewhere(err.message);
   }
 }
 
@@ -200,6 +200,14 @@ function leaseLost(message) {
   document.getElementById("lease").textContent = "Ended";
   const submit = document.getElementById("submit");
   if (submit) submit.disabled = true;
+}
+
+// The server says this task has ended. When a submission went out and its answer never came
+// back, it may be that submission: sending it again with the same key and body tells.
+function endedElsewhere(message) {
+  if (submitting) return;  // the submission in flight answers for itself
+  if (frozenSubmission()) submit();
+  else leaseLost(message);
 }
 
 document.addEventListener("visibilitychange", () => {
@@ -321,6 +329,15 @@ function pendingSubmission() {
   }
   localStorage.setItem(idemKey, JSON.stringify(pending));
   return pending;
+}
+
+function frozenSubmission() {
+  try {
+    const pending = JSON.parse(localStorage.getItem(idemKey) || "null");
+    return pending?.key && pending.active_seconds !== undefined ? pending : null;
+  } catch {
+    return null;
+  }
 }
 
 function thawSubmission() {
