@@ -1,7 +1,8 @@
 // The workbench: answers, autosaved drafts, active time and the lease, submit, skip and
-// release, model generations, keyboard shortcuts, what the answer's authenticity signal needs
-// (characters pasted and typed, time spent typing), and the review form's reject reasons. Nothing typed is lost: every change is kept
-// in this browser at once and saved to the server shortly after; a failed call keeps it.
+// release, model generations, keyboard shortcuts, what the authenticity signal needs
+// (characters pasted and typed, time spent typing), and the review form's reject reasons.
+// Nothing typed is lost: every change is kept in this browser at once and saved to the server
+// shortly after; a failed call keeps it.
 
 import { api, ApiError, uuid } from "./api.js";
 import * as label from "./q/label.js";
@@ -318,11 +319,19 @@ function localProblems() {
 // The numbers measured while working are frozen with the Idempotency-Key at the first press of
 // Submit: a retry after a network failure then sends the same body, which the server answers
 // with the first result (a different body under the same key would be refused).
+function readPending() {
+  const raw = localStorage.getItem(idemKey);
+  if (!raw) return null;
+  try {
+    const pending = JSON.parse(raw);
+    return pending?.key ? pending : null;
+  } catch {
+    return { key: raw };  // a bare key, kept by an earlier version of this page
+  }
+}
+
 function pendingSubmission() {
-  let pending = null;
-  try { pending = JSON.parse(localStorage.getItem(idemKey) || "null"); } catch { pending = null; }
-  if (typeof pending === "string") pending = { key: pending };  // kept by an older page
-  if (!pending?.key) pending = { key: uuid() };
+  const pending = readPending() ?? { key: uuid() };
   if (pending.active_seconds === undefined) {
     pending.active_seconds = activeSeconds;
     if (!isReview) pending.authenticity = { ...authenticity };
@@ -332,17 +341,13 @@ function pendingSubmission() {
 }
 
 function frozenSubmission() {
-  try {
-    const pending = JSON.parse(localStorage.getItem(idemKey) || "null");
-    return pending?.key && pending.active_seconds !== undefined ? pending : null;
-  } catch {
-    return null;
-  }
+  const pending = readPending();
+  return pending?.active_seconds !== undefined ? pending : null;
 }
 
 function thawSubmission() {
-  const pending = JSON.parse(localStorage.getItem(idemKey) || "null");
-  if (pending?.key) localStorage.setItem(idemKey, JSON.stringify({ key: pending.key }));
+  const pending = readPending();
+  if (pending) localStorage.setItem(idemKey, JSON.stringify({ key: pending.key }));
 }
 
 function submitBody(pending) {
@@ -387,7 +392,8 @@ async function submit() {
       const marked = markError(name, msg);
       first = first ?? focusTarget(name, marked);
     }
-    formError.textContent = `Not sent yet: ${problems.length === 1 ? problems[0][1] : `${problems.length} questions need attention`}.`;
+    const where = new Set(problems.map(([name]) => name));
+    formError.textContent = `Not sent yet: ${where.size === 1 ? problems.map(([, msg]) => msg).join("; ") : `${where.size} questions need attention`}.`;
     (first ?? formError).focus();
     return;
   }
