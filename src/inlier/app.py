@@ -43,6 +43,7 @@ from inlier.privacy.pages import router as privacy_pages
 from inlier.projects.api import router as projects_router
 from inlier.projects.pages import router as projects_pages
 from inlier.quality.api import router as quality_router
+from inlier.quality.pages import router as quality_pages
 from inlier.settings import Settings, is_sqlite
 from inlier.workflow.api import router as workflow_router
 from inlier.workflow.pages import router as workflow_pages
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(audit_pages)
     app.include_router(forum_pages)
     app.include_router(notify_pages)
+    app.include_router(quality_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

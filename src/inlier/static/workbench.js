@@ -1,6 +1,8 @@
 // The workbench: answers, autosaved drafts, active time and the lease, submit, skip and
-// release, model generations, keyboard shortcuts. Nothing typed is lost: every change is kept
-// in this browser at once and saved to the server shortly after; a failed call keeps it.
+// release, model generations, keyboard shortcuts, what the authenticity signal needs
+// (characters pasted and typed, time spent typing), and the review form's reject reasons.
+// Nothing typed is lost: every change is kept in this browser at once and saved to the server
+// shortly after; a failed call keeps it.
 
 import { api, ApiError, uuid } from "./api.js";
 import * as label from "./q/label.js";
@@ -22,6 +24,7 @@ const questions = [...document.querySelectorAll("#questions .question")];
 const isReview = boot.stage === "review";
 const draftKey = `inlier.draft.${boot.assignment_id}`;
 const idemKey = `inlier.idem.${boot.assignment_id}`;
+const authKey = `inlier.auth.${boot.assignment_id}`;
 const saveStatus = document.getElementById("save-status");
 const formError = document.getElementById("form-error");
 // The latest generation of each generated field; the submission names them.
@@ -54,23 +57,29 @@ function readReview() {
   const verdict = verdictInput()?.value ?? null;
   const feedback = form.querySelector("#review-feedback").value;
   const score = form.querySelector('input[name="score"]:checked')?.value;
-  return { verdict, feedback, score: score ? Number(score) : null, answer: readAnswer() };
+  const reason_code = form.querySelector("#reason-code").value || null;
+  return { verdict, feedback, score: score ? Number(score) : null, reason_code, answer: readAnswer() };
 }
 
 function writeReview(draft) {
   for (const i of form.querySelectorAll('input[name="verdict"]')) i.checked = i.value === draft?.verdict;
   form.querySelector("#review-feedback").value = draft?.feedback ?? "";
+  form.querySelector("#reason-code").value = draft?.reason_code ?? "";
   for (const i of form.querySelectorAll('input[name="score"]')) i.checked = Number(i.value) === draft?.score;
   writeAnswer(draft?.answer ?? boot.under_review ?? {});
   syncReview();
 }
 
-// A reviewer edits the answer only to improve it; otherwise it is shown, not changed.
+// A reviewer edits the answer only to improve it; otherwise it is shown, not changed. A reject
+// asks for its reason.
 function syncReview() {
   if (!isReview) return;
-  const improving = verdictInput()?.value === "improve";
+  const verdict = verdictInput()?.value;
+  const improving = verdict === "improve";
   for (const el of questions) el.disabled = !improving || !live;
   document.getElementById("questions").classList.toggle("locked", !improving);
+  document.getElementById("reject-reason").hidden = verdict !== "reject";
+  document.getElementById("feedback-required").hidden = verdict !== "reject";
 }
 
 function draftBody() {
@@ -113,7 +122,7 @@ async function saveNow() {
       showSaved(`Draft saved ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`);
     } catch (err) {
       dirty = true;
-      if (err instanceof ApiError && err.status === 409) leaseLost(err.message);
+      if (err instanceof ApiError && err.status === 409) endedElsewhere(err.message);
       else showSaved("Not saved to the server yet; kept in this browser", "warn");
     }
   });
@@ -166,13 +175,14 @@ async function heartbeat() {
     reportedSeconds = data.active_seconds;
     expiresAt = Date.parse(data.expires_at);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 409) leaseLost(err.message);
+    if (err instanceof ApiError && err.status === 409) endedElsewhere(err.message);
   }
 }
 
 let beat = 0;
 function tick() {
   if (isActive()) activeSeconds += 1;
+  countTyping();
   activeEl.textContent = `Active ${fmt(activeSeconds)}`;
   if (!live) return;
   const left = (expiresAt - (Date.now() + clockSkew)) / 1000;
@@ -193,9 +203,58 @@ function leaseLost(message) {
   if (submit) submit.disabled = true;
 }
 
+// The server says this task has ended. When a submission went out and its answer never came
+// back, it may be that submission: sending it again with the same key and body tells.
+function endedElsewhere(message) {
+  if (submitting) return;  // the submission in flight answers for itself
+  if (frozenSubmission()) submit();
+  else leaseLost(message);
+}
+
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "hidden") { keepLocally(); saveNow(); heartbeat(); }
 });
+
+// ---- authenticity: what was pasted and typed into the answer ------------------------------
+// Attempts only: characters pasted into the answer's text boxes, characters typed there, and
+// the seconds spent typing (a key pressed in one within the last few seconds, counted like
+// active time). Kept in this browser with the draft, so a reload does not reset them.
+
+const TYPING_WINDOW_MS = 5_000;
+const authenticity = { pasted_chars: 0, typed_chars: 0, typing_seconds: 0 };
+try { Object.assign(authenticity, JSON.parse(localStorage.getItem(authKey) || "{}")); } catch { /* start at 0 */ }
+let lastTyped = 0;
+
+function keepAuthenticity() {
+  if (!isReview) localStorage.setItem(authKey, JSON.stringify(authenticity));
+}
+
+function answerTextBox(target) {
+  return !isReview && target instanceof Element && target.closest("#questions") !== null
+    && target.matches("textarea, input[type=text]");
+}
+
+form.addEventListener("paste", (e) => {
+  if (!answerTextBox(e.target)) return;
+  authenticity.pasted_chars += (e.clipboardData?.getData("text/plain") ?? "").length;
+  keepAuthenticity();
+});
+
+form.addEventListener("keydown", (e) => {
+  if (!answerTextBox(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+  lastTyped = Date.now();
+  if (e.key.length === 1 || e.key === "Enter") {
+    authenticity.typed_chars += 1;
+    keepAuthenticity();
+  }
+});
+
+function countTyping() {
+  if (!isReview && isActive() && Date.now() - lastTyped < TYPING_WINDOW_MS) {
+    authenticity.typing_seconds += 1;
+    keepAuthenticity();
+  }
+}
 
 // ---- submit, skip, release ----------------------------------------------------------------
 
@@ -209,17 +268,33 @@ function markError(name, message) {
   const el = form.querySelector(`.question[data-question="${CSS.escape(name)}"]`);
   if (!el) return null;
   el.classList.add("invalid");
-  el.querySelector(".q-error").textContent = message;
+  const slot = el.querySelector(".q-error");
+  slot.textContent = slot.textContent ? `${slot.textContent}; ${message}` : message;
   return el;
+}
+
+// What to focus for a problem: the control to fix, else the question.
+function focusTarget(name, marked) {
+  if (name === "__verdict") {
+    const r = readReview();
+    if (!r.verdict) return form.querySelector('input[name="verdict"]');
+    if (r.verdict === "reject" && !r.reason_code) return form.querySelector("#reason-code");
+    return form.querySelector("#review-feedback");
+  }
+  return marked;
 }
 
 // What a person must still do before the server would accept this, per question.
 function localProblems() {
   const problems = [];
   if (isReview) {
-    const verdict = verdictInput()?.value;
-    if (!verdict) problems.push(["__verdict", "choose approve, improve or reject"]);
-    if (verdict !== "improve") return problems;
+    const r = readReview();
+    if (!r.verdict) problems.push(["__verdict", "choose approve, improve or reject"]);
+    if (r.verdict === "reject") {
+      if (!r.reason_code) problems.push(["__verdict", "choose why you reject"]);
+      if (!r.feedback.trim()) problems.push(["__verdict", "write feedback the author can act on"]);
+    }
+    if (r.verdict !== "improve") return problems;
   }
   const answer = readAnswer();
   for (const el of questions) {
@@ -241,18 +316,54 @@ function localProblems() {
   return problems;
 }
 
-function submitBody() {
-  const body = { active_seconds: activeSeconds };
+// The numbers measured while working are frozen with the Idempotency-Key at the first press of
+// Submit: a retry after a network failure then sends the same body, which the server answers
+// with the first result (a different body under the same key would be refused).
+function readPending() {
+  const raw = localStorage.getItem(idemKey);
+  if (!raw) return null;
+  try {
+    const pending = JSON.parse(raw);
+    return pending?.key ? pending : null;
+  } catch {
+    return { key: raw };  // a bare key, kept by an earlier version of this page
+  }
+}
+
+function pendingSubmission() {
+  const pending = readPending() ?? { key: uuid() };
+  if (pending.active_seconds === undefined) {
+    pending.active_seconds = activeSeconds;
+    if (!isReview) pending.authenticity = { ...authenticity };
+  }
+  localStorage.setItem(idemKey, JSON.stringify(pending));
+  return pending;
+}
+
+function frozenSubmission() {
+  const pending = readPending();
+  return pending?.active_seconds !== undefined ? pending : null;
+}
+
+function thawSubmission() {
+  const pending = readPending();
+  if (pending) localStorage.setItem(idemKey, JSON.stringify({ key: pending.key }));
+}
+
+function submitBody(pending) {
+  const body = { active_seconds: pending.active_seconds };
   if (isReview) {
     const r = readReview();
     body.verdict = r.verdict;
     if (r.feedback.trim()) body.feedback = r.feedback;
     if (r.score) body.score = r.score;
+    if (r.verdict === "reject") body.reason_code = r.reason_code;
     if (r.verdict === "improve") body.answer = r.answer;
   } else {
     body.answer = readAnswer();
     const ids = Object.values(generationIds);
     if (ids.length) body.generation_ids = ids;
+    body.authenticity = pending.authenticity;
   }
   return body;
 }
@@ -279,9 +390,10 @@ async function submit() {
     let first = null;
     for (const [name, msg] of problems) {
       const marked = markError(name, msg);
-      first = first ?? marked;
+      first = first ?? focusTarget(name, marked);
     }
-    formError.textContent = `Not sent yet: ${problems.length === 1 ? problems[0][1] : `${problems.length} questions need attention`}.`;
+    const where = new Set(problems.map(([name]) => name));
+    formError.textContent = `Not sent yet: ${where.size === 1 ? problems.map(([, msg]) => msg).join("; ") : `${where.size} questions need attention`}.`;
     (first ?? formError).focus();
     return;
   }
@@ -289,13 +401,13 @@ async function submit() {
   const button = document.getElementById("submit");
   button.disabled = true;
   button.textContent = "Submitting…";
-  let key = localStorage.getItem(idemKey);
-  if (!key) { key = uuid(); localStorage.setItem(idemKey, key); }
+  const pending = pendingSubmission();
   try {
     keepLocally();
-    await api("POST", `/assignments/${boot.assignment_id}/submit`, submitBody(), { headers: { "Idempotency-Key": key } });
+    await api("POST", `/assignments/${boot.assignment_id}/submit`, submitBody(pending), { headers: { "Idempotency-Key": pending.key } });
     localStorage.removeItem(draftKey);
     localStorage.removeItem(idemKey);
+    localStorage.removeItem(authKey);
     clearTimeout(saveTimer);
     dirty = false;
     showSaved("Submitted ✓", "ok");
@@ -313,6 +425,8 @@ async function submit() {
       leaseLost(err.message);
       return;
     }
+    // Refused, so nothing was recorded: the next Submit measures afresh (same key).
+    if (err.status < 500) thawSubmission();
     let first = null;
     for (const e of err.problem.errors || []) {
       const loc = e.loc || [];
@@ -335,6 +449,7 @@ async function giveBack(how) {
   try {
     await api("POST", `/assignments/${boot.assignment_id}/${how}`);
     localStorage.removeItem(draftKey);
+    localStorage.removeItem(authKey);
     await goNext();
   } catch (err) {
     formError.textContent = err instanceof ApiError ? err.message : "Could not reach the server; try again.";
@@ -452,4 +567,6 @@ for (const button of document.querySelectorAll("[data-generate]")) {
 window.addEventListener("pagehide", keepLocally);
 setInterval(tick, 1000);
 tick();
-window.inlierWorkbench = { readAnswer, draftBody, activeSeconds: () => activeSeconds };
+window.inlierWorkbench = {
+  readAnswer, draftBody, activeSeconds: () => activeSeconds, authenticity: () => ({ ...authenticity }),
+};
