@@ -8,11 +8,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from conftest import GOOD_ANSWER, PAIRWISE_TEMPLATE, Actor, Cli, World, pairwise_item
 from inlier.quality.models import QualityEvent, SkillScore, Standing
 from inlier.quality.scoring import fold
+from test_pages import sign_in
 
 LEFT = {"preference": {"choice": "left", "strength": 2}}
 RIGHT_ANSWER = {**GOOD_ANSWER, "preference": {"choice": "right", "strength": 2}}
@@ -492,7 +494,9 @@ async def test_owners_see_quality_and_decide_appeals_from_the_cli(
     assert mine["status"] == "reinstated" and mine["reason"] == "Fair."
 
 
-async def test_contributors_get_notice_before_a_project_stops_taking_work(world: World) -> None:
+async def test_contributors_get_notice_before_a_project_stops_taking_work(
+    world: World, browser_client: httpx.AsyncClient
+) -> None:
     owner, proj, (worker,) = await world.team(n_items=4, n_workers=1)
     now = world.app.state.clock.now()
     past = (now - timedelta(hours=1)).isoformat() + "Z"
@@ -506,6 +510,9 @@ async def test_contributors_get_notice_before_a_project_stops_taking_work(world:
     assert when.strftime("%Y-%m-%d") in notice["title"]
     (row,) = (await worker.get("/me/work")).json()["projects"]
     assert row["eligible"] and row["closes_at"].startswith(when.isoformat())
+    await sign_in(browser_client, worker.email)
+    home = (await browser_client.get("/")).text
+    assert "Stops taking work on" in home and when.strftime("%Y-%m-%d %H:%M") in home
     await work_one(worker, proj["id"], GOOD_ANSWER)
     world.app.state.clock.advance(timedelta(days=3, seconds=1))
     r = await worker.next(proj["id"])

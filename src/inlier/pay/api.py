@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from inlier.audit import service as audit
 from inlier.kit.auth import Admin, CurrentUser, Tx
+from inlier.kit.errors import InvalidInput
 from inlier.kit.openapi import problems
 from inlier.kit.pagination import Limit, decode_cursor, page
 from inlier.pay import service
@@ -53,6 +54,22 @@ async def get_rate_card(
     return await service.rate_card_view(s, acc.project.id, _now(request))
 
 
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(value: str | None, name: str) -> date | None:
+    """A calendar day; "0" or 2026-02-31 is a 422 naming the parameter, not a guess."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{name}: not a calendar day (YYYY-MM-DD)",
+            errors=[{"loc": ["query", name], "msg": "not a calendar day (YYYY-MM-DD)"}],
+        ) from None
+
+
 @router.get("/projects/{project_id}/costs", responses=problems(403, 404))
 async def project_costs(
     project_id: str,
@@ -60,15 +77,19 @@ async def project_costs(
     s: Tx,
     request: Request,
     start: Annotated[
-        date | None, Query(alias="from", description="first day (YYYY-MM-DD), included")
+        str | None,
+        Query(alias="from", pattern=DAY, description="first day (YYYY-MM-DD), included"),
     ] = None,
-    end: Annotated[date | None, Query(alias="to", description="last day, included")] = None,
+    end: Annotated[
+        str | None, Query(alias="to", pattern=DAY, description="last day (YYYY-MM-DD), included")
+    ] = None,
 ) -> dict[str, Any]:
     """What the project's work cost (owners and admins): totals by stage, phase and kind of
     line, per approved item, per week, and per contributor pseudonym with the effective hourly
     wage (pay ÷ active time). Days are in the deployment's time zone, by acceptance."""
     acc = await projects.manage(s, who, project_id)
-    return await service.project_costs(s, acc.project, start, end, _now(request))
+    first, last = _day(start, "from"), _day(end, "to")
+    return await service.project_costs(s, acc.project, first, last, _now(request))
 
 
 @router.get("/settings/pay", responses=problems())
