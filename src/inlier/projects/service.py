@@ -336,35 +336,14 @@ async def workable_candidates(
 async def workable_projects(
     s: AsyncSession, who: Principal, now: datetime | None = None
 ) -> list[Access]:
-    """Active projects ``who`` may work (not paused there), members' projects first."""
-    if who.status != "approved":
+    """Active projects ``who`` may work (not paused there), members' projects first: the
+    ``workable_candidates``, loaded whole."""
+    found = await workable_candidates(s, who, now)
+    if not found:
         return []
-    rows = (
-        await s.execute(
-            select(Project, Membership.role, Standing.state)
-            .outerjoin(
-                Membership,
-                (Membership.project_id == Project.id) & (Membership.user_id == who.id),
-            )
-            .outerjoin(Standing, (Standing.project_id == Project.id) & (Standing.user_id == who.id))
-            .where(
-                Project.status == "active",
-                _open_at(now),
-                (Membership.id.is_not(None)) | (Project.visibility == "open"),
-            )
-            .order_by(Membership.id.is_(None), Project.id)
-        )
-    ).all()
-    skills = await accounts.skills_of(s, who.id) if rows else {}
-    out: list[Access] = []
-    for project, role, standing in rows:
-        acc = Access(project, role, standing)
-        if role is None and not who.has("contributor"):
-            continue
-        workable = standing != PAUSED and meets_requirements(project, who, skills) is None
-        if role in MANAGER_ROLES or workable:
-            out.append(acc)
-    return out
+    rows = await s.execute(select(Project).where(Project.id.in_([c.id for c in found])))
+    loaded = {p.id: p for p in rows.scalars()}
+    return [Access(loaded[c.id], c.role, c.standing) for c in found if c.id in loaded]
 
 
 async def candidate_projects(s: AsyncSession, who: Principal) -> list[Access]:
