@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -27,6 +26,7 @@ from inlier.pay.schemas import (
 from inlier.projects import service as projects
 
 router = APIRouter(tags=["pay"])
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 def _now(request: Request) -> Any:
@@ -60,15 +60,19 @@ async def project_costs(
     s: Tx,
     request: Request,
     start: Annotated[
-        date | None, Query(alias="from", description="first day (YYYY-MM-DD), included")
+        str | None,
+        Query(alias="from", pattern=DAY, description="first day (YYYY-MM-DD), included"),
     ] = None,
-    end: Annotated[date | None, Query(alias="to", description="last day, included")] = None,
+    end: Annotated[
+        str | None, Query(alias="to", pattern=DAY, description="last day (YYYY-MM-DD), included")
+    ] = None,
 ) -> dict[str, Any]:
     """What the project's work cost (owners and admins): totals by stage, phase and kind of
     line, per approved item, per week, and per contributor pseudonym with the effective hourly
     wage (pay ÷ active time). Days are in the deployment's time zone, by acceptance."""
     acc = await projects.manage(s, who, project_id)
-    return await service.project_costs(s, acc.project, start, end, _now(request))
+    first, last = service.parse_day(start, "from"), service.parse_day(end, "to")
+    return await service.project_costs(s, acc.project, first, last, _now(request))
 
 
 @router.get("/settings/pay", responses=problems())
