@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -10,7 +9,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from inlier.audit import service as audit
 from inlier.kit.auth import Admin, CurrentUser, Tx
-from inlier.kit.errors import InvalidInput
 from inlier.kit.openapi import problems
 from inlier.kit.pagination import Limit, decode_cursor, page
 from inlier.pay import service
@@ -28,6 +26,7 @@ from inlier.pay.schemas import (
 from inlier.projects import service as projects
 
 router = APIRouter(tags=["pay"])
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 def _now(request: Request) -> Any:
@@ -54,22 +53,6 @@ async def get_rate_card(
     return await service.rate_card_view(s, acc.project.id, _now(request))
 
 
-DAY = r"^\d{4}-\d{2}-\d{2}$"
-
-
-def _day(value: str | None, name: str) -> date | None:
-    """A calendar day; "0" or 2026-02-31 is a 422 naming the parameter, not a guess."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{name}: not a calendar day (YYYY-MM-DD)",
-            errors=[{"loc": ["query", name], "msg": "not a calendar day (YYYY-MM-DD)"}],
-        ) from None
-
-
 @router.get("/projects/{project_id}/costs", responses=problems(403, 404))
 async def project_costs(
     project_id: str,
@@ -88,7 +71,7 @@ async def project_costs(
     line, per approved item, per week, and per contributor pseudonym with the effective hourly
     wage (pay ÷ active time). Days are in the deployment's time zone, by acceptance."""
     acc = await projects.manage(s, who, project_id)
-    first, last = _day(start, "from"), _day(end, "to")
+    first, last = service.parse_day(start, "from"), service.parse_day(end, "to")
     return await service.project_costs(s, acc.project, first, last, _now(request))
 
 

@@ -1376,6 +1376,18 @@ def hourly_wage(amount: int, seconds: int) -> int | None:
     return rules.formula.evaluate("amount * 3600 / seconds", {"amount": amount, "seconds": seconds})
 
 
+def parse_day(value: str | None, name: str) -> date | None:
+    """A ``YYYY-MM-DD`` query parameter, or ``None``; anything else is a 422 naming it."""
+    if not value:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid(["query", name], "a date, YYYY-MM-DD") from None
+
+
 def _range(
     st: Settings, start: date | None, end: date | None
 ) -> tuple[datetime | None, datetime | None]:

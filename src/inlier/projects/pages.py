@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from inlier.datasets import service as datasets
-from inlier.kit.errors import Forbidden, invalid
+from inlier.kit.errors import Forbidden
 from inlier.kit.web import PageUser, render
 from inlier.pay import service as pay
 from inlier.pay.rules import money
@@ -49,15 +48,6 @@ async def projects_page(request: Request, who: PageUser) -> Response:
     return await render(request, "projects.html", {"rows": rows}, who=who)
 
 
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise invalid(["query", name], "a date, YYYY-MM-DD") from None
-
-
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 async def project_page(
     request: Request,
@@ -72,7 +62,7 @@ async def project_page(
         stats = await workflow.stats(s, acc.project.id)
         members = await service.list_members(s, acc.project.id, limit=10_000, after=None)
         costs = await pay.project_costs(
-            s, acc.project, _day(start, "from"), _day(end, "to"), now, top=20
+            s, acc.project, pay.parse_day(start, "from"), pay.parse_day(end, "to"), now, top=20
         )
     return await render(
         request,
