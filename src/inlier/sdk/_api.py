@@ -293,6 +293,43 @@ class Api:
         manifest's."""
         yield Call("GET", f"snapshots/{segment(snapshot_id)}/file", chunks=True)
 
+    @operation
+    def agreement(self, project_id: str) -> Flow[JSON]:
+        """Krippendorff's alpha per question and for the project, and each contributor's
+        agreement with the per-item majority (owners and admins)."""
+        return (yield from request(Call("GET", f"projects/{segment(project_id)}/agreement")))
+
+    @operation
+    def consensus(
+        self,
+        project_id: str,
+        question: str | None = None,
+        *,
+        method: str | None = None,
+        bootstrap: int | None = None,
+        seed: int | None = None,
+        page_size: int | None = 1000,
+    ) -> Flow[JSON]:
+        """Each item's aggregate answer to ``question`` with its confidence, and every
+        contributor's estimated accuracy (owners and admins). ``method``: ``dawid_skene``,
+        ``majority``, ``bradley_terry``, ``plackett_luce``, ``mean``, ``median`` (or crowd-kit's
+        with ``inlier[crowd]`` on the server); the default depends on the question's type.
+        Follows every page: ``data`` holds all items."""
+        call = Call("GET", f"projects/{segment(project_id)}/consensus")
+        given = _drop_none(question=question, method=method, bootstrap=bootstrap, seed=seed)
+        out: JSON | None = None
+        cursor: str | None = None
+        while True:
+            page = json_body((yield call.with_params(**given, limit=page_size, cursor=cursor)))
+            if out is None:
+                out = page
+            else:
+                out["data"].extend(page["data"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                out["next_cursor"] = None
+                return out
+
     # ---- work --------------------------------------------------------------------------------
 
     @operation
