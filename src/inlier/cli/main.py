@@ -543,6 +543,16 @@ def export(
     rewrites: Annotated[
         bool, typer.Option("--rewrites", help="stepwise: export the expert-corrected chain")
     ] = False,
+    aggregate: Annotated[
+        bool,
+        typer.Option(
+            "--aggregate", help="raw, ratings, ranking, preference: one row per item (consensus)"
+        ),
+    ] = False,
+    min_agreement: Annotated[
+        str | None,
+        typer.Option(help="with --aggregate: drop items whose consensus confidence is below"),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -571,6 +581,8 @@ def export(
         "part": part,
         "neutral_as": neutral_as,
         "rewrites": "true" if rewrites else None,
+        "aggregate": "true" if aggregate else None,
+        "min_agreement": min_agreement,
     }
 
     async def work(db: Database) -> int:

@@ -35,7 +35,11 @@ PARAMS = (
     "part",
     "neutral_as",
     "rewrites",
+    "aggregate",
+    "min_agreement",
 )
+#: Kinds with one row per item when ``aggregate=true``.
+AGGREGATE_KINDS = ("raw", "ratings", "ranking", "preference")
 
 
 def pseudonym(project: Project, user_id: int | None) -> str | None:
@@ -63,6 +67,8 @@ class ExportOptions:
     part: str | None = None
     neutral_as: bool = True
     rewrites: bool = False
+    aggregate: bool = False
+    min_agreement: float | None = None
 
     def filters(self) -> dict[str, Any]:
         """What selected the rows, as the dataset card and the CLI report it."""
@@ -77,6 +83,10 @@ class ExportOptions:
             out["part"] = self.part
         if self.kind == "stepwise":
             out.update(neutral_as=self.neutral_as, rewrites=self.rewrites)
+        if self.aggregate:
+            out["aggregate"] = True
+        if self.min_agreement is not None:
+            out["min_agreement"] = self.min_agreement
         return out
 
 
@@ -155,6 +165,20 @@ def parse_options(params: Mapping[str, str | None], where: str = "query") -> Exp
     if part is not None and params.get("split") is None:
         fail("part", "needs split (the test fraction)")
     neutral_as, rewrites = flag("neutral_as", True), flag("rewrites", False)
+    aggregate = flag("aggregate", False)
+    if aggregate and kind not in AGGREGATE_KINDS:
+        fail("aggregate", f"one row per item is for the kinds {list(AGGREGATE_KINDS)}")
+    min_agreement: float | None = None
+    if params.get("min_agreement") is not None:
+        try:
+            min_agreement = float(params["min_agreement"] or "")
+        except ValueError:
+            min_agreement = None
+        if min_agreement is None or not 0 <= min_agreement <= 1:
+            fail("min_agreement", "the least consensus confidence to keep an item, 0 to 1")
+            min_agreement = None
+        elif not aggregate:
+            fail("min_agreement", "needs aggregate=true")
     if errors:
         names = ", ".join(dict.fromkeys(str(e["loc"][1]) for e in errors))
         raise InvalidInput(f"{names}: {errors[0]['msg']}", errors=errors)
@@ -171,6 +195,8 @@ def parse_options(params: Mapping[str, str | None], where: str = "query") -> Exp
         part=part,
         neutral_as=neutral_as,
         rewrites=rewrites,
+        aggregate=aggregate,
+        min_agreement=min_agreement,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from inlier.datasets import formats
+from inlier.datasets import aggregated, formats
 from inlier.datasets.kinds import Raw, Row, Shape, shape_for
 from inlier.datasets.options import (
     FORMATS,
@@ -92,6 +92,13 @@ class Export:
 
     async def rows(self, db: Database, batch: int = 1000) -> AsyncIterator[Row]:
         shape = self.shape
+        if self.opts.aggregate:
+            async for row in aggregated.rows(db, self.project, self.opts, shape):
+                self.tally.count(row)
+                if self.progress is not None and self.tally.rows % self.progress_every == 0:
+                    self.progress(self.tally.rows)
+                yield row
+            return
         async for a in attempts(
             db, self.project, self.opts, with_data=shape.needs_data, batch=batch, tally=self.tally
         ):
@@ -134,6 +141,8 @@ class Export:
 
 
 def prepare(project: Project, opts: ExportOptions) -> Export:
+    if opts.aggregate:
+        return Export(project, opts, aggregated.shape_for(project, opts))
     return Export(project, opts, shape_for(project, opts))
 
 

@@ -241,8 +241,11 @@ class Api:
         ``stepwise``. ``status`` is ``all``, ``submitted`` or ``approved``; ``form`` is
         ``conversational`` or ``standard``; ``split`` (test fraction) and ``seed`` add a
         ``split`` column. Other parameters of the export endpoint (``submitted_from``,
-        ``submitted_to``, ``gold``, ``part``, ``neutral_as``, ``rewrites``) can be given as
-        keywords. Owners and admins only.
+        ``submitted_to``, ``gold``, ``part``, ``neutral_as``, ``rewrites``, ``aggregate``,
+        ``min_agreement``) can be given as keywords: ``aggregate=True`` gives one row per item
+        with the crowd's aggregate answer and its confidence (``raw``, ``ratings``,
+        ``ranking``, ``preference``), and ``min_agreement=0.8`` keeps the items whose
+        confidence is at least 0.8. Owners and admins only.
         """
         call = Call("GET", f"projects/{segment(project_id)}/export", lines=True)
         given = {"kind": kind, "status": status, "form": form, "split": split, "seed": seed}
