@@ -32,6 +32,7 @@ from sqlalchemy.orm.util import identity_key
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
+from inlier.datasets import dynamic
 from inlier.db.engine import core_connection
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
@@ -847,6 +848,8 @@ async def _submit_attempt(
     # The generations it was made with are the server's record, not the client's word.
     ids = await llm.generation_ids(s, a.id) if generated else None
     response = await _record(s, a, body, now, stage=ATTEMPT, status="submitted", generation_ids=ids)
+    if a.workflow.get("dynamic_overlap"):
+        await dynamic.top_up_slots(s, a.project_id, a.item_id)
     rate = float((a.workflow.get("review") or {}).get("sample_rate", 0.0))
     if _sampled(response.id, rate):
         conn = await core_connection(s)
