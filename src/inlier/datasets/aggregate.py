@@ -19,7 +19,7 @@ crowd-kit's methods (``mace``, ``glad``, ``wawa``, ``one_coin_dawid_skene``, ``m
 from __future__ import annotations
 
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -28,10 +28,11 @@ import numpy as np
 from sqlalchemy import select
 
 from inlier.datasets import consensus
-from inlier.datasets.options import ExportOptions, pseudonym
+from inlier.datasets.options import pseudonym
 from inlier.db.engine import Database
 from inlier.kit.errors import InvalidInput
-from inlier.projects.models import Project
+from inlier.kit.pagination import encode_cursor
+from inlier.projects.models import Item, Project
 from inlier.projects.service import template_of
 from inlier.questions import REGISTRY
 from inlier.questions.base import QuestionSpec
@@ -118,55 +119,39 @@ def _crowdkit(method: str) -> Any:
     return getattr(aggregation, CROWDKIT[method])
 
 
-class _Index:
-    """Dense 0..n-1 indexes for ids, in order of first sight."""
-
-    def __init__(self) -> None:
-        self.of: dict[Any, int] = {}
-        self.ids: list[Any] = []
-
-    def __call__(self, key: Any) -> int:
-        i = self.of.get(key)
-        if i is None:
-            i = self.of[key] = len(self.ids)
-            self.ids.append(key)
-        return i
-
-    def __len__(self) -> int:
-        return len(self.ids)
+def _find(keys: Any, key: int) -> int | None:
+    """The position of ``key`` in the sorted array ``keys``, if it is there."""
+    j = int(np.searchsorted(keys, key))
+    return j if j < len(keys) and int(keys[j]) == key else None
 
 
 class Aggregator:
-    """One question aggregated by one method. ``add`` every answer (one pass, compact
-    arrays), ``fit`` once, then ``result(item_id)`` for each item and ``accuracy()``."""
+    """One question aggregated by one method. ``add`` every answer (one pass into compact
+    arrays of ids and codes: no object per answer), ``fit`` once, then ``result(item_id)``
+    for each item and ``accuracy()``. Items, people and units (what a categorical model
+    labels: the item, an (item, label), an (item, step)) get their dense indexes at ``fit``,
+    from the arrays (``np.unique``), so memory is a few bytes per answer."""
 
     def __init__(self, q: QuestionSpec, method: str, bootstrap: int = 0, seed: int = 0) -> None:
         self.q, self.method = q, method
         self.bootstrap, self.seed = bootstrap, seed
         self.opts = REGISTRY[q.type].options(q)
-        self.items = _Index()  # item ids
-        self.workers = _Index()  # user ids
-        self.n_per_item: array[int] = array("q")
-        self._setup()
-
-    # ---- reading --------------------------------------------------------------------------
-
-    def _setup(self) -> None:
-        t = self.q.type
-        # Units are what a categorical model labels: the item, (item, label), (item, step).
-        self.units = _Index()
-        self.unit_item: array[int] = array("q")
+        t = q.type
         self.obs: dict[str, array[Any]] = {
-            "unit": array("q"),
-            "worker": array("q"),
-            "code": array("q"),
-            "value": array("d"),
-            "sub": array("q"),  # a rubric criterion's index
+            "item": array("q"),  # item id
+            "worker": array("q"),  # user id
+            "sub": array("q"),  # the label, step or criterion within the item
+            "code": array("q"),  # the categorical value's index
+            "value": array("d"),  # a number (a pairwise answer: its strength)
         }
+        self.answered_items: array[int] = array("q")  # one per answer: its item id
+        self.finals: dict[str, array[Any]] = {"item": array("q"), "value": array("q")}
         if t == "label":
-            self.codes = list(self.opts.labels)
-        elif t == "multi_label" or t == "step_review":
-            self.codes = [False, True] if t == "multi_label" else [1, 0, -1]
+            self.codes: list[Any] = list(self.opts.labels)
+        elif t == "multi_label":
+            self.codes = [False, True]
+        elif t == "step_review":
+            self.codes = [1, 0, -1]
         elif t == "pairwise":
             self.codes = list(CHOICES)
         else:
@@ -180,25 +165,16 @@ class Aggregator:
             self.bounds = [(self.opts.min, self.opts.max)]
         if t == "ranking":
             self.fields = list(self.opts.fields)
-            self.rankings: list[tuple[int, int, list[list[int]]]] = []  # (item, worker, groups)
-        self.finals: dict[int, list[bool]] = {}
+            # item id, user id, then each field's group (0 = best) per ranking.
+            self.ranked: dict[str, array[int]] = {
+                "item": array("q"), "worker": array("q"), "group": array("q")
+            }  # fmt: skip
 
-    def _item(self, item_id: int) -> int:
-        i = self.items(item_id)
-        if i == len(self.n_per_item):
-            self.n_per_item.append(0)
-        self.n_per_item[i] += 1
-        return i
+    # ---- reading --------------------------------------------------------------------------
 
-    def _unit(self, key: Any, item: int) -> int:
-        u = self.units(key)
-        if u == len(self.unit_item):
-            self.unit_item.append(item)
-        return u
-
-    def _obs(self, unit: int, worker: int, code: int = 0, value: float = 0.0, sub: int = 0) -> None:
+    def _obs(self, item: int, worker: int, code: int = 0, value: float = 0.0, sub: int = 0) -> None:
         o = self.obs
-        o["unit"].append(unit)
+        o["item"].append(item)
         o["worker"].append(worker)
         o["code"].append(code)
         o["value"].append(value)
@@ -208,23 +184,25 @@ class Aggregator:
         """One attempt's answer to the question (``None``: not answered)."""
         if value is None or not self.valid(value):
             return
-        item, worker, t = self._item(item_id), self.workers(user_id), self.q.type
+        self.answered_items.append(item_id)
+        item, worker, t = item_id, user_id, self.q.type
         if t == "label":
-            self._obs(self._unit(item_id, item), worker, self.code_of[value])
+            self._obs(item, worker, self.code_of[value])
         elif t == "pairwise":
             strength = float(value.get("strength") or 0)
-            self._obs(self._unit(item_id, item), worker, self.code_of[value["choice"]], strength)
+            self._obs(item, worker, self.code_of[value["choice"]], strength)
         elif t == "multi_label":
             for k, label in enumerate(self.opts.labels):
-                self._obs(self._unit((item_id, k), item), worker, int(label in value))
+                self._obs(item, worker, int(label in value), sub=k)
         elif t == "step_review":
             for k, step in enumerate(value.get("steps") or []):
                 label = step_label(step)
                 if label is not None:
-                    self._obs(self._unit((item_id, k), item), worker, self.code_of[label])
+                    self._obs(item, worker, self.code_of[label], sub=k)
             final = value.get("final_answer_correct")
             if isinstance(final, bool):
-                self.finals.setdefault(item, []).append(final)
+                self.finals["item"].append(item)
+                self.finals["value"].append(int(final))
         elif t in ("rating", "rubric"):
             scores = {"": value} if t == "rating" else value
             for k, name in enumerate(self.criteria):
@@ -232,10 +210,10 @@ class Aggregator:
                 if isinstance(v, int | float) and not isinstance(v, bool):
                     self._obs(item, worker, 0, float(v), k)
         elif t == "ranking":
-            groups = [
-                [self.fields.index(f) for f in (e if isinstance(e, list) else [e])] for e in value
-            ]
-            self.rankings.append((item, worker, groups))
+            group = {f: g for g, e in enumerate(value) for f in (e if isinstance(e, list) else [e])}
+            self.ranked["item"].append(item)
+            self.ranked["worker"].append(worker)
+            self.ranked["group"].extend(group[f] for f in self.fields)
 
     def valid(self, value: Any) -> bool:
         t = self.q.type
@@ -252,8 +230,10 @@ class Aggregator:
         if t == "rubric":
             return isinstance(value, dict)
         if t == "ranking":
+            if not isinstance(value, list):
+                return False
             names = [f for e in value for f in (e if isinstance(e, list) else [e])]
-            return isinstance(value, list) and sorted(map(str, names)) == sorted(self.fields)
+            return sorted(map(str, names)) == sorted(self.fields)
         return False
 
     # ---- fitting --------------------------------------------------------------------------
@@ -264,28 +244,59 @@ class Aggregator:
             for k, v in self.obs.items()
         }
 
+    def _index(self, a: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """Dense indexes: (item, worker, unit) of every observation."""
+        answered = np.frombuffer(self.answered_items, dtype=np.int64)
+        self.item_keys = np.unique(answered)
+        self.n_items = len(self.item_keys)
+        self.n_per_item = np.bincount(
+            np.searchsorted(self.item_keys, answered), minlength=self.n_items
+        )
+        workers = a["worker"]
+        if self.q.type == "ranking":
+            workers = np.frombuffer(self.ranked["worker"], dtype=np.int64)
+        self.worker_keys, worker = np.unique(workers, return_inverse=True)
+        self.n_workers = len(self.worker_keys)
+        item = np.searchsorted(self.item_keys, a["item"])
+        self.subs = int(a["sub"].max()) + 1 if a["sub"].size else 1
+        self.unit_keys, unit = np.unique(item * self.subs + a["sub"], return_inverse=True)
+        self.n_units = len(self.unit_keys)
+        return item, worker.reshape(-1), unit.reshape(-1)
+
+    def _unit(self, i: int, k: int = 0) -> int | None:
+        return _find(self.unit_keys, i * self.subs + k)
+
     def fit(self) -> Aggregator:
         t, m = self.q.type, self.method
         a = self._arrays()
+        item, worker, unit = self._index(a)
+        code = a["code"]
         categorical = t in ("label", "multi_label", "step_review") or t == "pairwise"
         if categorical and m != "bradley_terry":
-            self._categorical(a["unit"], a["worker"], a["code"])
+            self._categorical(unit, worker, code)
         if t == "pairwise":
             # Per (unit, choice): how many chose it and their summed strength.
-            at = a["unit"] * 3 + a["code"]
-            size = 3 * len(self.units)
+            at = unit * 3 + code
+            size = 3 * self.n_units
             self.chose = np.bincount(at, minlength=size).reshape(-1, 3)
             self.strength = np.bincount(at, weights=a["value"], minlength=size).reshape(-1, 3)
             if m == "bradley_terry":
-                self._pairs(a["unit"], a["worker"], a["code"])
+                self._pairs(item, worker, code)
         elif t in ("rating", "rubric"):
-            self._numeric(a)
+            self._numeric(item, worker, a)
         elif t == "ranking":
             self._rankings()
+        if t == "step_review":
+            f_item = np.searchsorted(
+                self.item_keys, np.frombuffer(self.finals["item"], dtype=np.int64)
+            )
+            f_value = np.frombuffer(self.finals["value"], dtype=np.int64)
+            self.finals_yes = np.bincount(f_item, weights=f_value, minlength=self.n_items)
+            self.finals_n = np.bincount(f_item, minlength=self.n_items)
         return self
 
     def _categorical(self, units: Any, workers: Any, codes: Any) -> None:
-        n_units, n_workers, k = len(self.units), len(self.workers), max(len(self.codes), 1)
+        n_units, n_workers, k = self.n_units, self.n_workers, max(len(self.codes), 1)
         if self.method in CROWDKIT:
             self.model = self._crowdkit_fit(units, workers, codes, n_units, n_workers, k)
         elif self.method == "majority":
@@ -325,15 +336,14 @@ class Aggregator:
             posterior, label, posterior.max(axis=1), nan, nan.astype(np.int64)
         )
 
-    def _pairs(self, units: Any, workers: Any, codes: Any) -> None:
+    def _pairs(self, items: Any, workers: Any, codes: Any) -> None:
         # Entities are (item, side): 2 * item + 0 for left, + 1 for right. Items are
         # independent components, and the reference prior makes each one's fit its own.
-        items = np.asarray(self.unit_item, dtype=np.int64)[units]
         left, right = 2 * items, 2 * items + 1
         winners = np.where(codes == 1, right, left)
         losers = np.where(codes == 1, left, right)
         self.scores = consensus.bradley_terry(
-            2 * len(self.items),
+            2 * self.n_items,
             winners,
             losers,
             codes == 2,
@@ -344,7 +354,7 @@ class Aggregator:
         # A judgement agrees when it picked the side the model prefers (ties: no count).
         agree = np.where(codes == 2, 0.0, (codes == 0) == (p_left >= 0.5))
         counted = codes != 2
-        n_workers = len(self.workers)
+        n_workers = self.n_workers
         self.answered = np.bincount(workers[counted], minlength=n_workers)
         hits = np.bincount(workers, weights=agree, minlength=n_workers)
         self.worker_accuracy = np.divide(
@@ -353,39 +363,44 @@ class Aggregator:
 
     def _rankings(self) -> None:
         nf = len(self.fields)
-        groups = [[[item * nf + f for f in g] for g in gs] for item, _, gs in self.rankings]
-        ch = consensus.Choices.rankings(nf * len(self.items), groups)
+        items = np.searchsorted(self.item_keys, np.frombuffer(self.ranked["item"], dtype=np.int64))
+        workers = np.searchsorted(
+            self.worker_keys, np.frombuffer(self.ranked["worker"], dtype=np.int64)
+        )
+        group = np.frombuffer(self.ranked["group"], dtype=np.int64).reshape(-1, nf)
+        rankings = [
+            [[int(i) * nf + f for f in range(nf) if g[f] == level] for level in sorted(set(g))]
+            for i, g in zip(items, group.tolist(), strict=True)
+        ]
+        ch = consensus.Choices.rankings(nf * self.n_items, rankings)
         self.scores = consensus.plackett_luce(ch, bootstrap=self.bootstrap, seed=self.seed)
-        n_workers = len(self.workers)
-        hits = np.zeros(n_workers)
-        pairs = np.zeros(n_workers)
-        s = self.scores.log_score
-        for item, worker, gs in self.rankings:
-            rank = {f: r for r, g in enumerate(gs) for f in g}
-            for a in range(nf):
-                for b in range(a + 1, nf):
-                    if rank[a] == rank[b] or s[item * nf + a] == s[item * nf + b]:
-                        continue
-                    pairs[worker] += 1
-                    hits[worker] += (rank[a] < rank[b]) == (s[item * nf + a] > s[item * nf + b])
+        s = self.scores.log_score.reshape(-1, nf)[items]  # each ranking's item's scores
+        hits = np.zeros(self.n_workers)
+        pairs = np.zeros(self.n_workers)
+        for a in range(nf):
+            for b in range(a + 1, nf):
+                counted = (group[:, a] != group[:, b]) & (s[:, a] != s[:, b])
+                agree = (group[:, a] < group[:, b]) == (s[:, a] > s[:, b])
+                pairs += np.bincount(workers, weights=counted, minlength=self.n_workers)
+                hits += np.bincount(workers, weights=counted & agree, minlength=self.n_workers)
         self.answered = pairs.astype(np.int64)
         self.worker_accuracy = np.divide(
-            hits, pairs, out=np.full(n_workers, np.nan), where=pairs > 0
+            hits, pairs, out=np.full(self.n_workers, np.nan), where=pairs > 0
         )
 
-    def _numeric(self, a: dict[str, Any]) -> None:
-        n_items, n_workers = len(self.items), len(self.workers)
+    def _numeric(self, item: Any, worker: Any, a: dict[str, Any]) -> None:
+        n_items, n_workers = self.n_items, self.n_workers
         self.numbers = []
         err = np.zeros(n_workers)
         count = np.zeros(n_workers)
         for k, (lo, hi) in enumerate(self.bounds):
             mask = a["sub"] == k
-            items, values = a["unit"][mask], a["value"][mask]
+            items, values = item[mask], a["value"][mask]
             stats = consensus.numeric(items, values, n_items, lo, hi)
             self.numbers.append(stats)
             centre = stats.mean if self.method == "mean" else stats.median
             dev = np.abs(values - centre[items]) / max(hi - lo, 1)
-            w = a["worker"][mask]
+            w = worker[mask]
             err += np.bincount(w, weights=dev, minlength=n_workers)
             count += np.bincount(w, minlength=n_workers)
         self.answered = count.astype(np.int64)
@@ -409,18 +424,18 @@ class Aggregator:
     def accuracy(self) -> dict[int, tuple[float, int]]:
         """user id → (estimated accuracy, how many judgements it rests on)."""
         out = {}
-        for w, user_id in enumerate(self.workers.ids):
+        for w, user_id in enumerate(self.worker_keys.tolist()):
             acc = float(self.worker_accuracy[w])
             if not np.isnan(acc):
                 out[user_id] = (acc, int(self.answered[w]))
         return out
 
     def item_ids(self) -> list[int]:
-        return list(self.items.ids)
+        return [int(i) for i in self.item_keys]
 
     def result(self, item_id: int) -> ItemResult | None:
         """The item's aggregate, or ``None`` when nobody answered the question for it."""
-        i = self.items.of.get(item_id)
+        i = _find(self.item_keys, item_id)
         if i is None:
             return None
         n = int(self.n_per_item[i])
@@ -432,8 +447,10 @@ class Aggregator:
         post = self.model.posterior[unit]
         return {str(c): round(float(p), 6) for c, p in zip(self.codes, post, strict=True)}
 
-    def _result_label(self, item_id: int, i: int, n: int) -> ItemResult:
-        u = self.units.of[item_id]
+    def _result_label(self, item_id: int, i: int, n: int) -> ItemResult | None:
+        u = self._unit(i)
+        if u is None:
+            return None
         answer = self.codes[int(self.model.label[u])]
         return ItemResult(
             answer, float(self.model.confidence[u]), n, {"posterior": self._posterior(u)}
@@ -444,7 +461,7 @@ class Aggregator:
         probs: dict[str, float] = {}
         confidence = 1.0
         for k, label in enumerate(self.opts.labels):
-            u = self.units.of.get((item_id, k))
+            u = self._unit(i, k)
             if u is None:
                 continue
             probs[label] = round(float(self.model.posterior[u][1]), 6)
@@ -458,19 +475,20 @@ class Aggregator:
         posteriors: list[dict[str, float]] = []
         confidence = 1.0
         k = 0
-        while (u := self.units.of.get((item_id, k))) is not None:
+        while (u := self._unit(i, k)) is not None:
             steps.append({"label": self.codes[int(self.model.label[u])]})
             posteriors.append(self._posterior(u))
             confidence = min(confidence, float(self.model.confidence[u]))
             k += 1
         answer: dict[str, Any] = {"steps": steps}
-        finals = self.finals.get(i)
-        if finals:
-            answer["final_answer_correct"] = sum(finals) * 2 > len(finals)
+        if self.finals_n[i]:
+            answer["final_answer_correct"] = bool(self.finals_yes[i] * 2 > self.finals_n[i])
         return ItemResult(answer, confidence, n, {"steps": posteriors})
 
-    def _result_pairwise(self, item_id: int, i: int, n: int) -> ItemResult:
-        u = self.units.of[item_id]
+    def _result_pairwise(self, item_id: int, i: int, n: int) -> ItemResult | None:
+        u = self._unit(i)
+        if u is None:
+            return None
         if self.method != "bradley_terry":
             choice = self.codes[int(self.model.label[u])]
             return ItemResult(
@@ -603,8 +621,6 @@ async def consensus_of(
     agg.fit()
     ids = sorted(i for i in agg.item_ids() if after is None or i > after)
     page, more = ids[:limit], len(ids) > limit
-    from inlier.projects.models import Item
-
     external: dict[int, str | None] = {}
     if page:
         async with db.sessions() as s:
@@ -630,8 +646,6 @@ async def consensus_of(
         for user, (acc, n) in agg.accuracy().items()
     ]
     contributors.sort(key=lambda c: str(c["pseudonym"]))
-    from inlier.kit.pagination import encode_cursor
-
     return {
         "question": q.name,
         "type": q.type,
@@ -666,14 +680,10 @@ def aggregators_for(project: Project, types: tuple[str, ...] | None = None) -> l
 
 
 async def fitted(
-    db: Database,
-    project: Project,
-    opts: ExportOptions,
-    aggs: list[Aggregator],
-    attempts: Callable[..., AsyncIterator[Any]],
+    project_answers: AsyncIterator[tuple[int, int, dict[str, Any]]], aggs: list[Aggregator]
 ) -> list[Aggregator]:
-    """The export's first pass: the attempts the options select, into the aggregators."""
-    async for a in attempts(db, project, opts, with_data=False):
+    """The export's first pass: the answers the options select, into the aggregators."""
+    async for item_id, user_id, answer in project_answers:
         for agg in aggs:
-            agg.add(a.response.item_id, a.response.user_id, a.answer.get(agg.q.name))
+            agg.add(item_id, user_id, answer.get(agg.q.name))
     return [agg.fit() for agg in aggs]

@@ -271,10 +271,10 @@ async def rows(
     db: Database, project: Project, opts: ExportOptions, shape: Shape, batch: int = 500
 ) -> AsyncIterator[Row]:
     """The export's rows, one item at a time, in item order."""
-    from inlier.datasets.service import attempts
+    from inlier.datasets.service import answers
 
     agg_shape = cast(Aggregated, shape)
-    aggs = await fitted(db, project, opts, agg_shape.aggregators(), attempts)
+    aggs = await fitted(answers(db, project, opts), agg_shape.aggregators())
     if isinstance(shape, AggregatedRaw):
         shape.methods = {a.q.name: a.method for a in aggs}
     ids = sorted({i for a in aggs for i in a.item_ids()})

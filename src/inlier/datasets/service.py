@@ -146,6 +146,29 @@ def prepare(project: Project, opts: ExportOptions) -> Export:
     return Export(project, opts, shape_for(project, opts))
 
 
+def _selected(q: Any, project: Project, opts: ExportOptions, after: int) -> Any:
+    """The export's filters on a query of attempts joined to their items and reviews."""
+    q = q.where(
+        Response.project_id == project.id,
+        Response.stage == "attempt",
+        Response.id > after,
+    )
+    if opts.status == "submitted":
+        q = q.where(Response.status != "rejected")
+    elif opts.status == "approved":
+        q = q.where(
+            Response.status.in_(("approved", "improved"))
+            | ((Response.status == "submitted") & Response.needs_review.is_(False))
+        )
+    if opts.gold == "exclude":
+        q = q.where(Item.gold.is_(None))
+    if opts.submitted_from is not None:
+        q = q.where(Response.created_at >= opts.submitted_from)
+    if opts.submitted_to is not None:
+        q = q.where(Response.created_at < opts.submitted_to)
+    return q.order_by(Response.id)
+
+
 async def attempts(
     db: Database,
     project: Project,
@@ -164,27 +187,8 @@ async def attempts(
             select(Response, Item.external_id, data_col, review)
             .join(Item, Item.id == Response.item_id)
             .outerjoin(review, review.id == Response.review_id)
-            .where(
-                Response.project_id == project.id,
-                Response.stage == "attempt",
-                Response.id > after,
-            )
-            .order_by(Response.id)
-            .limit(batch)
         )
-        if opts.status == "submitted":
-            q = q.where(Response.status != "rejected")
-        elif opts.status == "approved":
-            q = q.where(
-                Response.status.in_(("approved", "improved"))
-                | ((Response.status == "submitted") & Response.needs_review.is_(False))
-            )
-        if opts.gold == "exclude":
-            q = q.where(Item.gold.is_(None))
-        if opts.submitted_from is not None:
-            q = q.where(Response.created_at >= opts.submitted_from)
-        if opts.submitted_to is not None:
-            q = q.where(Response.created_at < opts.submitted_to)
+        q = _selected(q, project, opts, after).limit(batch)
         async with db.sessions() as s:
             rows = (await s.execute(q)).all()
         if not rows:
@@ -202,6 +206,41 @@ async def attempts(
                 tally.responses += 1
             yield Attempt(r, external_id, data if with_data else {}, rv, answer, split)
         after = rows[-1][0].id
+
+
+async def answers(
+    db: Database, project: Project, opts: ExportOptions, batch: int = 5000
+) -> AsyncIterator[tuple[int, int, dict[str, Any]]]:
+    """``(item_id, user_id, answer)`` of the attempts the options select, as ``attempts``
+    selects them (the answer an export uses), read as plain rows: what aggregation needs."""
+    review = aliased(Response)
+    after = 0
+    while True:
+        q = (
+            select(
+                Response.id,
+                Response.item_id,
+                Response.user_id,
+                Response.answer,
+                review.verdict,
+                review.answer,
+            )
+            .join(Item, Item.id == Response.item_id)
+            .outerjoin(review, review.id == Response.review_id)
+        )
+        q = _selected(q, project, opts, after).limit(batch)
+        async with db.sessions() as s:
+            rows = (await s.execute(q)).all()
+        if not rows:
+            return
+        for _id, item_id, user_id, answer, verdict, reviewed in rows:
+            part = opts.part
+            if opts.split is not None and part and split_of(item_id, opts.split, opts.seed) != part:
+                continue
+            if opts.status == "approved" and verdict == "improve":
+                answer = reviewed or answer
+            yield item_id, user_id, answer or {}
+        after = rows[-1][0]
 
 
 async def raw_rows(
