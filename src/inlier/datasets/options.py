@@ -3,16 +3,16 @@ small records the reading and the writing share."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from inlier.kit.clock import iso
 from inlier.kit.errors import InvalidInput
 from inlier.projects.models import Project
-from inlier.workflow.models import Response
 
 KINDS = ("raw", "sft", "preference", "kto", "ranking", "ratings", "stepwise")
 FORMATS = ("jsonl", "csv", "parquet", "hf")
@@ -46,8 +46,13 @@ def pseudonym(project: Project, user_id: int | None) -> str | None:
     """Stable per project, unlinkable across projects."""
     if user_id is None:
         return None
-    digest = hashlib.sha256(f"{project.pseudonym_salt}:{user_id}".encode()).hexdigest()
-    return "c_" + digest[:12]
+    return _pseudonym(project.pseudonym_salt, user_id)
+
+
+@functools.lru_cache(maxsize=65536)
+def _pseudonym(salt: str, user_id: int) -> str:
+    # Exports name the same few people on every row: each is hashed once.
+    return "c_" + hashlib.sha256(f"{salt}:{user_id}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -207,15 +212,40 @@ def split_of(item_id: int, fraction: float, seed: int) -> str:
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < fraction else "train"
 
 
+class Attempted(Protocol):
+    """An attempt as exports read it: a plain row of the responses table (no ORM object, so
+    a million of them cost what their values cost)."""
+
+    id: int
+    item_id: int
+    user_id: int
+    stage: str
+    answer: dict[str, Any] | None
+    status: str
+    created_at: datetime
+    active_seconds: int
+    generation_ids: list[str] | None
+
+
+@dataclass(slots=True)
+class Review:
+    """The review that decided an attempt, as exports read it."""
+
+    user_id: int
+    verdict: str | None
+    feedback: str | None
+    answer: dict[str, Any] | None
+
+
 @dataclass
 class Attempt:
     """One attempt as the kinds see it. ``answer`` is the one the export uses: with
     ``status=approved`` an improved attempt's answer is the reviewer's version."""
 
-    response: Response
+    response: Attempted
     external_id: str | None
     data: dict[str, Any]
-    review: Response | None
+    review: Review | None
     answer: dict[str, Any]
     split: str | None = None
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -27,7 +27,9 @@ from inlier.datasets.options import (
     PARTS,
     STATUSES,
     Attempt,
+    Attempted,
     ExportOptions,
+    Review,
     Tally,
     parse_options,
     pseudonym,
@@ -178,13 +180,24 @@ async def attempts(
     batch: int = 1000,
     tally: Tally | None = None,
 ) -> AsyncIterator[Attempt]:
-    """The attempts the options select, oldest first, ``batch`` at a time (keyset on id)."""
+    """The attempts the options select, oldest first, ``batch`` at a time (keyset on id),
+    read as plain rows (building an ORM object per attempt would cost more than the rest of
+    the export)."""
     review = aliased(Response)
     data_col = Item.data if with_data else Item.id
     after = 0
     while True:
         q = (
-            select(Response, Item.external_id, data_col, review)
+            select(
+                Response.__table__,
+                Item.external_id.label("x_external_id"),
+                data_col.label("x_data"),
+                review.id.label("rv_id"),
+                review.user_id.label("rv_user_id"),
+                review.verdict.label("rv_verdict"),
+                review.feedback.label("rv_feedback"),
+                review.answer.label("rv_answer"),
+            )
             .join(Item, Item.id == Response.item_id)
             .outerjoin(review, review.id == Response.review_id)
         )
@@ -193,19 +206,23 @@ async def attempts(
             rows = (await s.execute(q)).all()
         if not rows:
             return
-        for r, external_id, data, rv in rows:
+        for r in rows:
             split = None
             if opts.split is not None:
                 split = split_of(r.item_id, opts.split, opts.seed)
                 if opts.part is not None and split != opts.part:
                     continue
+            rv = None
+            if r.rv_id is not None:
+                rv = Review(r.rv_user_id, r.rv_verdict, r.rv_feedback, r.rv_answer)
             answer = r.answer or {}
             if opts.status == "approved" and rv is not None and rv.verdict == "improve":
                 answer = rv.answer or answer
             if tally is not None:
                 tally.responses += 1
-            yield Attempt(r, external_id, data if with_data else {}, rv, answer, split)
-        after = rows[-1][0].id
+            data = r.x_data if with_data else {}
+            yield Attempt(cast(Attempted, r), r.x_external_id, data, rv, answer, split)
+        after = rows[-1].id
 
 
 async def answers(
