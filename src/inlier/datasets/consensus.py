@@ -95,8 +95,9 @@ def dawid_skene(
     tol: float = 1e-7,
 ) -> Categorical:
     """Dawid-Skene EM, vectorised: each iteration is ``2 * n_labels`` bincounts over the
-    observations. Starts from the majority vote's shares; stops when no posterior moves by more
-    than ``tol`` (or after ``max_iter`` iterations)."""
+    observations. Starts from the majority vote's shares; stops when the data's
+    log-likelihood improves by less than ``tol`` of itself, or no posterior moves by more than
+    ``tol`` (or after ``max_iter`` iterations)."""
     items, workers, labels = _check(items, workers, labels)
     k = n_labels
     posterior = majority_vote(items, workers, labels, n_items, n_workers, k).posterior
@@ -104,6 +105,7 @@ def dawid_skene(
     confusion = np.empty((n_workers, k, k))
     priors = np.full(k, 1.0 / k)
     it = 0
+    previous = -np.inf
     while it < max_iter:
         it += 1
         # M-step: priors and each worker's confusion matrix from the soft labels.
@@ -121,13 +123,17 @@ def dawid_skene(
                 items, weights=log_conf[workers, true, labels], minlength=n_items
             )
         logp += np.log(priors)
-        logp -= logp.max(axis=1, keepdims=True)
+        top = logp.max(axis=1, keepdims=True)
+        logp -= top
         new = np.exp(logp)
-        new /= new.sum(axis=1, keepdims=True)
+        total = new.sum(axis=1, keepdims=True)
+        new /= total
         delta = float(np.abs(new - posterior).max()) if n_items else 0.0
+        likelihood = float((top + np.log(total)).sum())
         posterior = new
-        if delta < tol:
+        if delta < tol or abs(likelihood - previous) <= tol * abs(likelihood):
             break
+        previous = likelihood
     accuracy = (confusion[:, np.arange(k), np.arange(k)] * priors).sum(axis=1) / priors.sum()
     answered = np.bincount(workers, minlength=n_workers)
     accuracy = np.where(answered > 0, accuracy, np.nan)
