@@ -619,8 +619,10 @@ async def consensus_of(
     )
     await read_answers(db, project, [agg])
     agg.fit()
-    ids = sorted(i for i in agg.item_ids() if after is None or i > after)
-    page, more = ids[:limit], len(ids) > limit
+    keys = agg.item_keys  # sorted
+    start = int(np.searchsorted(keys, after, side="right")) if after is not None else 0
+    page: list[int] = keys[start : start + limit].tolist()
+    more = start + limit < len(keys)
     external: dict[int, str | None] = {}
     if page:
         async with db.sessions() as s:
@@ -650,7 +652,7 @@ async def consensus_of(
         "question": q.name,
         "type": q.type,
         "method": m,
-        "items": len(agg.item_ids()),
+        "items": agg.n_items,
         "data": data,
         "next_cursor": encode_cursor(page[-1]) if more and page else None,
         "contributors": contributors,

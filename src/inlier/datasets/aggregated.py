@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import select
 
@@ -277,10 +278,11 @@ async def rows(
     aggs = await fitted(answers(db, project, opts), agg_shape.aggregators())
     if isinstance(shape, AggregatedRaw):
         shape.methods = {a.q.name: a.method for a in aggs}
-    ids = sorted({i for a in aggs for i in a.item_ids()})
+    # Every item any question was answered for, sorted, as one array (no object per item).
+    ids = np.unique(np.concatenate([a.item_keys for a in aggs] or [np.empty(0, np.int64)]))
     data_col = Item.data if shape.needs_data else Item.id
     for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
+        chunk = ids[start : start + batch].tolist()
         async with db.sessions() as s:
             found = (
                 await s.execute(
