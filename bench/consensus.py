@@ -2,7 +2,9 @@
 known truth (so the table also says how well each recovers it).
 
 Each model runs in a child process of its own (this script again, with --one), so its peak
-RSS (kernel accounting via wait4) is its own: the interpreter, numpy and the arrays.
+RSS (kernel accounting via wait4) is its own: the interpreter, numpy and the arrays. "fit s" is
+the wall time of the fit alone (building the data is not counted), "CPU s" its CPU time, which
+a busy shared machine inflates less.
 
 - bradley_terry: --comparisons comparisons (default 1,000,000) among --entities entities
   (100,000), pairs drawn at random, outcomes from true scores ~ N(0, 1); one random graph, the
@@ -14,6 +16,7 @@ RSS (kernel accounting via wait4) is its own: the interpreter, numpy and the arr
 
     .venv/bin/python bench/consensus.py
     .venv/bin/python bench/consensus.py --comparisons 200000 --entities 20000
+    .venv/bin/python bench/consensus.py --models bradley_terry,dawid_skene
 """
 
 from __future__ import annotations
@@ -73,30 +76,31 @@ def one(name: str, args: argparse.Namespace) -> dict[str, object]:
             # Gumbel trick: sorting scores + Gumbel noise draws a Plackett-Luce ranking.
             order = np.argsort(-(truth[sets] + rng.gumbel(size=sets.shape)), axis=1)
             ranked = np.take_along_axis(sets, order, axis=1)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             ch = c.Choices.rankings(n, [[[int(e)] for e in r] for r in ranked])
             fit = c.plackett_luce(ch)
             size = m
         else:
             w, lo, truth = pairs(n, args.comparisons)
             boot = 20 if name.endswith("bootstrap") else 0
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             fit = c.bradley_terry(n, w, lo, bootstrap=boot, seed=0)
             size = args.comparisons
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         quality = float(np.corrcoef(fit.log_score, truth)[0, 1])
-        return {"size": size, "wall": wall, "iterations": fit.iterations,
+        return {"size": size, "wall": wall, "cpu": cpu, "iterations": fit.iterations,
                 "quality": f"corr {quality:.3f}"}  # fmt: skip
     items, workers, labels, truth, skill = crowd(args.labels)
     n_items = int(items.max()) + 1
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = c.dawid_skene if name == "dawid_skene" else c.majority_vote
     fit = model(items, workers, labels, n_items, 1000, 5)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     acc = float((fit.label == truth).mean())
     err = float(np.nanmean(np.abs(fit.accuracy - skill))) if name == "dawid_skene" else None
     quality = f"acc {acc:.3f}" + (f", skill err {err:.3f}" if err is not None else "")
-    return {"size": labels.size, "wall": wall, "iterations": getattr(fit, "iterations", 0),
+    iterations = getattr(fit, "iterations", 0)
+    return {"size": labels.size, "wall": wall, "cpu": cpu, "iterations": iterations,
             "quality": quality}  # fmt: skip
 
 
@@ -105,25 +109,28 @@ def main() -> int:
     ap.add_argument("--comparisons", type=int, default=1_000_000)
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--labels", type=int, default=1_000_000)
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     ap.add_argument("--one", choices=MODELS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args)), file=sys.stderr)
         return 0
     rows = []
-    for name in MODELS:
+    for name in args.models.split(","):
         cmd = [PYTHON, __file__, "--one", name, "--comparisons", str(args.comparisons),
                "--entities", str(args.entities), "--labels", str(args.labels)]  # fmt: skip
         code, _, rss_kib, tail = run_measured(cmd, timeout=1800)
         if code != 0:
             raise RuntimeError(f"{name} failed ({code}):\n{tail}")
         got = json.loads(tail.strip().splitlines()[-1])
-        rows.append([name, f"{got['size']:,}", f"{got['wall']:.2f}", got["iterations"],
+        rows.append([name, f"{got['size']:,}", f"{got['wall']:.2f}", f"{got['cpu']:.2f}",
+                     got["iterations"],
                      rss_kib // 1024, got["quality"]])  # fmt: skip
         log(f"{name}: {got['wall']:.2f}s, peak {rss_kib // 1024} MiB, {got['quality']}")
     print(conditions())
     print(f"{args.entities:,} entities for comparisons and rankings\n")
-    headers = ["model", "observations", "fit s", "iterations", "peak RSS MiB", "recovery"]
+    headers = ["model", "observations", "fit s", "CPU s", "iterations", "peak RSS MiB",
+               "recovery"]  # fmt: skip
     print(table(headers, rows))
     return 0
 
