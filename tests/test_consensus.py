@@ -146,6 +146,24 @@ def test_a_tie_is_half_a_win_and_a_side_that_never_won_stays_finite() -> None:
     assert 0.8 < p < 1.0 and np.isfinite(sweep.log_score).all()
 
 
+def test_bradley_terry_from_each_pairs_counts_equals_the_fit_on_the_comparisons() -> None:
+    rng = np.random.default_rng(0)
+    left, right, ties = rng.integers(0, 5, 300), rng.integers(0, 5, 300), rng.integers(0, 2, 300)
+    w, lo, tie = [], [], []
+    for i in range(300):
+        for side, count, is_tie in ((0, left[i], False), (1, right[i], False), (0, ties[i], True)):
+            w += [2 * i + side] * int(count)
+            lo += [2 * i + 1 - side] * int(count)
+            tie += [is_tie] * int(count)
+    full = c.bradley_terry(600, np.array(w), np.array(lo), np.array(tie))
+    pairs = c.bradley_terry_pairs(left, right, ties, bootstrap=40, seed=3)
+    evens, odds = np.arange(0, 600, 2), np.arange(1, 600, 2)
+    assert np.allclose(full.prob(evens, odds), pairs.p_left, atol=1e-5)
+    assert np.allclose(full.log_score[evens], pairs.left, atol=1e-4)
+    assert pairs.low is not None and pairs.high is not None
+    assert ((pairs.low <= pairs.p_left + 1e-9) & (pairs.p_left <= pairs.high + 1e-9)).all()
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=40))
 def test_bootstrap_intervals_contain_the_point_estimate(pairs: list[tuple[int, int]]) -> None:

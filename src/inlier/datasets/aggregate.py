@@ -281,7 +281,7 @@ class Aggregator:
             self.chose = np.bincount(at, minlength=size).reshape(-1, 3)
             self.strength = np.bincount(at, weights=a["value"], minlength=size).reshape(-1, 3)
             if m == "bradley_terry":
-                self._pairs(item, worker, code)
+                self._pairs(unit, worker, code)
         elif t in ("rating", "rubric"):
             self._numeric(item, worker, a)
         elif t == "ranking":
@@ -293,6 +293,9 @@ class Aggregator:
             f_value = np.frombuffer(self.finals["value"], dtype=np.int64)
             self.finals_yes = np.bincount(f_item, weights=f_value, minlength=self.n_items)
             self.finals_n = np.bincount(f_item, minlength=self.n_items)
+        # The answers are in the fitted arrays now: let their buffers go.
+        self.obs = {k: array(v.typecode) for k, v in self.obs.items()}
+        self.answered_items = array("q")
         return self
 
     def _categorical(self, units: Any, workers: Any, codes: Any) -> None:
@@ -336,21 +339,17 @@ class Aggregator:
             posterior, label, posterior.max(axis=1), nan, nan.astype(np.int64)
         )
 
-    def _pairs(self, items: Any, workers: Any, codes: Any) -> None:
-        # Entities are (item, side): 2 * item + 0 for left, + 1 for right. Items are
-        # independent components, and the reference prior makes each one's fit its own.
-        left, right = 2 * items, 2 * items + 1
-        winners = np.where(codes == 1, right, left)
-        losers = np.where(codes == 1, left, right)
-        self.scores = consensus.bradley_terry(
-            2 * self.n_items,
-            winners,
-            losers,
-            codes == 2,
+    def _pairs(self, units: Any, workers: Any, codes: Any) -> None:
+        # Each item's two sides are compared only with each other: its counts of left, right
+        # and tie are all Bradley-Terry needs, so the fit is over items, not judgements.
+        self.pair_scores = consensus.bradley_terry_pairs(
+            self.chose[:, 0],
+            self.chose[:, 1],
+            self.chose[:, 2],
             bootstrap=self.bootstrap,
             seed=self.seed,
         )
-        p_left = self.scores.prob(left, right)
+        p_left = self.pair_scores.p_left[units]
         # A judgement agrees when it picked the side the model prefers (ties: no count).
         agree = np.where(codes == 2, 0.0, (codes == 0) == (p_left >= 0.5))
         counted = codes != 2
@@ -497,18 +496,15 @@ class Aggregator:
                 n,
                 {"posterior": self._posterior(u)},
             )
-        s = self.scores.log_score
-        p = float(self.scores.prob(np.array([2 * i]), np.array([2 * i + 1]))[0])
+        ps = self.pair_scores
+        p = float(ps.p_left[u])
         choice = "left" if p > 0.5 + 1e-9 else "right" if p < 0.5 - 1e-9 else "tie"
         detail: dict[str, Any] = {
             "p_left": round(p, 6),
-            "scores": {"left": round(float(s[2 * i]), 6), "right": round(float(s[2 * i + 1]), 6)},
+            "scores": {"left": round(float(ps.left[u]), 6), "right": round(float(ps.right[u]), 6)},
         }
-        if self.scores.samples is not None:
-            draws = self.scores.samples
-            ps = 1 / (1 + np.exp(draws[:, 2 * i + 1] - draws[:, 2 * i]))
-            lo, hi = np.percentile(ps, [2.5, 97.5])
-            detail["interval"] = [round(float(lo), 6), round(float(hi), 6)]
+        if ps.low is not None and ps.high is not None:
+            detail["interval"] = [round(float(ps.low[u]), 6), round(float(ps.high[u]), 6)]
         return ItemResult(self._choice(u, choice), max(p, 1 - p), n, detail)
 
     def _result_ranking(self, item_id: int, i: int, n: int) -> ItemResult:
