@@ -55,7 +55,9 @@ NOW = "2026-11-20 12:00:00"
 
 
 def responses_sql(project_id: str, boolean_false: str, answer: str) -> str:
-    """One submitted attempt per open slot, by the first user (the admin), set-wise."""
+    """One submitted attempt per open slot, by the first user (the admin), set-wise; then
+    ANALYZE, as autovacuum would soon after such a load: without statistics PostgreSQL plans
+    the export's keyset query as a sort of every remaining row, batch after batch."""
     return f"""
     INSERT INTO assignments (slot_id, project_id, item_id, user_id, stage, state, created_at,
                              expires_at, active_seconds)
@@ -67,6 +69,7 @@ def responses_sql(project_id: str, boolean_false: str, answer: str) -> str:
              'submitted', {boolean_false}
       FROM assignments WHERE project_id = {project_id};
     UPDATE slots SET state = 'done' WHERE project_id = {project_id};
+    ANALYZE;
     """
 
 
