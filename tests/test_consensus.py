@@ -294,3 +294,20 @@ async def test_bad_consensus_parameters_are_422_naming_the_field(
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["errors"][0]["loc"] == ["query", loc]
+
+
+@pytest.mark.parametrize("method", ["mace", "wawa", "glad", "one_coin_dawid_skene"])
+async def test_crowd_kits_methods_aggregate_through_the_same_interface(
+    world: World, method: str
+) -> None:
+    _crowdkit()
+    owner, pid = await worked(world, PLAN)
+    r = await owner.get(
+        f"/projects/{pid}/consensus", params={"question": "topic", "method": method}
+    )
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["method"] == method
+    assert {d["external_id"]: d["answer"] for d in got["data"]} == {"p0": "a", "p1": "b", "p2": "c"}
+    assert all(0 < d["confidence"] <= 1 for d in got["data"])
+    assert len(got["contributors"]) == 3

@@ -336,7 +336,7 @@ class Aggregator:
             posterior[np.arange(n_units), label] = 1.0
         nan = np.full(n_workers, np.nan)
         return consensus.Categorical(
-            posterior, label, posterior.max(axis=1), nan, nan.astype(np.int64)
+            posterior, label, posterior.max(axis=1), nan, np.zeros(n_workers, dtype=np.int64)
         )
 
     def _pairs(self, units: Any, workers: Any, codes: Any) -> None:
