@@ -9,6 +9,7 @@ memory should not grow with --responses: run it twice with different sizes to se
     .venv/bin/python bench/export.py                          # 200,000 responses, SQLite
     .venv/bin/python bench/export.py --db postgresql
     .venv/bin/python bench/export.py --responses 1000000
+    .venv/bin/python bench/export.py --responses 1000000 --runs raw:parquet
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ RUNS = [
     ("preference", "csv"),
     ("kto", "jsonl"),
     ("preference", "hf"),
+    # One row per item: the answers read once into arrays, the model fitted, then the items.
+    ("raw+aggregate", "parquet"),
+    ("preference+aggregate", "parquet"),
 ]
 NOW = "2026-11-20 12:00:00"
 
 
 def responses_sql(project_id: str, boolean_false: str, answer: str) -> str:
-    """One submitted attempt per open slot, by the first user (the admin), set-wise."""
+    """One submitted attempt per open slot, by the first user (the admin), set-wise; then
+    ANALYZE, as autovacuum would soon after such a load: without statistics PostgreSQL plans
+    the export's keyset query as a sort of every remaining row, batch after batch."""
     return f"""
     INSERT INTO assignments (slot_id, project_id, item_id, user_id, stage, state, created_at,
                              expires_at, active_seconds)
@@ -63,6 +69,7 @@ def responses_sql(project_id: str, boolean_false: str, answer: str) -> str:
              'submitted', {boolean_false}
       FROM assignments WHERE project_id = {project_id};
     UPDATE slots SET state = 'done' WHERE project_id = {project_id};
+    ANALYZE;
     """
 
 
@@ -82,7 +89,15 @@ def main() -> int:
     ap.add_argument("--responses", type=int, default=200_000)
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     ap.add_argument("--keep", action="store_true", help="keep the database and files")
+    ap.add_argument(
+        "--runs",
+        default=None,
+        help="kind:format pairs to run, comma-separated (e.g. raw:parquet,raw+aggregate:parquet)",
+    )
     args = ap.parse_args()
+    runs = RUNS
+    if args.runs:
+        runs = [(k, f) for k, _, f in (r.partition(":") for r in args.runs.split(","))]
     with Cleanup() as stack:
         tmp = temp_dir(stack, args.keep)
         url = make_database(stack, args.db, tmp, args.pg, args.keep, "export")
@@ -95,9 +110,12 @@ def main() -> int:
         seed_responses(url, project_id)
         log(f"wrote {args.responses} responses; database {db_size(url)}")
         results = []
-        for kind, fmt in RUNS:
-            out = tmp / f"{kind}.{fmt}"
+        for run, fmt in runs:
+            kind, plus, _ = run.partition("+")
+            out = tmp / f"{run}.{fmt}"
             cmd = [INLIER, "export", project_id, "--kind", kind, "--format", fmt]
+            if plus:
+                cmd.append("--aggregate")
             cmd += ["--out", str(out), "--database-url", url]
             code, wall, rss_kib, tail = run_measured(cmd, timeout=7200)
             if code != 0:
@@ -105,10 +123,10 @@ def main() -> int:
             rows = int(tail.rsplit(" rows", 1)[0].split()[-1].replace(",", ""))
             size = sum(p.stat().st_size for p in ([out] if out.is_file() else out.iterdir()))
             results.append(
-                [kind, fmt, rows, f"{wall:.1f}", f"{rows / wall:,.0f}", rss_kib // 1024,
+                [run, fmt, rows, f"{wall:.1f}", f"{rows / wall:,.0f}", rss_kib // 1024,
                  f"{size / 2**20:.0f}"]
             )  # fmt: skip
-            log(f"{kind} {fmt}: {rows} rows in {wall:.1f}s, peak {rss_kib // 1024} MiB")
+            log(f"{run} {fmt}: {rows} rows in {wall:.1f}s, peak {rss_kib // 1024} MiB")
         print(conditions())
         print(f"{args.responses:,} responses on {args.db}\n")
         headers = ["kind", "format", "rows", "wall s", "rows/s", "peak RSS MiB", "file MiB"]

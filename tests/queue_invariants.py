@@ -8,10 +8,18 @@ from sqlalchemy import text
 
 # Each rule is a query for the rows that break it, and what it means when it finds any.
 RULES: list[tuple[str, str]] = [
+    # An item's attempt slots are its replicas: the overlap, or more under dynamic overlap (up
+    # to its max, which callers pass as :overlap); accepted attempts never outnumber them.
     (
-        "SELECT item_id, COUNT(*) FROM responses WHERE stage = 'attempt' "
-        "AND status <> 'rejected' GROUP BY item_id HAVING COUNT(*) > :overlap",
-        "items with more accepted attempts than the overlap",
+        "SELECT item_id, COUNT(*) FROM slots WHERE stage = 'attempt' "
+        "GROUP BY item_id HAVING COUNT(*) > :overlap",
+        "items with more attempt slots than the overlap allows",
+    ),
+    (
+        "SELECT r.item_id, COUNT(*) FROM responses r WHERE r.stage = 'attempt' "
+        "AND r.status <> 'rejected' GROUP BY r.item_id HAVING COUNT(*) > "
+        "(SELECT COUNT(*) FROM slots s WHERE s.item_id = r.item_id AND s.stage = 'attempt')",
+        "items with more accepted attempts than attempt slots",
     ),
     (
         "SELECT item_id, user_id, COUNT(*) FROM responses "
@@ -54,7 +62,8 @@ RULES: list[tuple[str, str]] = [
 
 
 async def check_invariants(db: Any, overlap: int) -> dict[str, int]:
-    """Raise AssertionError if any rule of the queue is broken; return slot counts by state."""
+    """Raise AssertionError if any rule of the queue is broken; return slot counts by state.
+    ``overlap`` is the most attempts an item may get (a dynamic overlap's ``max``)."""
     async with db.session() as s:
         for sql, meaning in RULES:
             broken = (await s.execute(text(sql), {"overlap": overlap})).all()

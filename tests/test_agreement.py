@@ -43,6 +43,22 @@ def test_alpha_is_undefined_without_variation_or_pairs() -> None:
     assert alpha(units(["a", "a"], ["b", "b"]), "nominal") == 1.0
 
 
+def test_alpha_matches_the_krippendorff_package() -> None:
+    import krippendorff
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    # 4 coders, 30 units, values 1..5 with some missing.
+    data = rng.integers(1, 6, size=(4, 30)).astype(float)
+    data[rng.random(data.shape) < 0.2] = np.nan
+    units = {
+        u: [(c, int(data[c, u])) for c in range(4) if not np.isnan(data[c, u])] for u in range(30)
+    }
+    for ours, theirs in (("nominal", "nominal"), ("interval", "interval"), ("ordinal", "ordinal")):
+        expected = krippendorff.alpha(reliability_data=data, level_of_measurement=theirs)
+        assert alpha(units, ours) == pytest.approx(expected, abs=1e-9)
+
+
 def test_majority_needs_more_than_half() -> None:
     assert majority(["a", "a", "b"]) == "a" and majority(["a", "b"]) is None
 
@@ -79,6 +95,8 @@ async def test_agreement_per_question_and_per_contributor(world: World) -> None:
     assert got["questions"]["score"]["alpha"] == pytest.approx(1 - 8 * 2 / 88)
     assert got["questions"]["score"]["method"] == "interval"
     assert got["questions"]["note"] == {"alpha": None, "method": "unsupported", "items": 0}
+    # The project's alpha: the questions' alphas weighted by their items (3 and 3).
+    assert got["project"] == {"alpha": pytest.approx((0.6 + 1 - 16 / 88) / 2), "questions": 2}
     accuracies = sorted((c["accuracy"], c["n"]) for c in got["contributors"])
     assert accuracies == [(pytest.approx(2 / 3), 3), (1.0, 3), (1.0, 3)]
     assert all(c["pseudonym"].startswith("c_") for c in got["contributors"])

@@ -374,6 +374,7 @@ POLICY.update(
     {
         ("POST", f"{V1}/projects/{{project_id}}/snapshots"): ("project", MANAGE_PROJECT_CREATE),
         ("GET", f"{V1}/projects/{{project_id}}/agreement"): ("project", MANAGE_PROJECT),
+        ("GET", f"{V1}/projects/{{project_id}}/consensus"): ("project", MANAGE_PROJECT),
         ("GET", f"{V1}/snapshots/{{snapshot_id}}"): ("snapshot", MANAGE_SNAPSHOT),
         ("GET", f"{V1}/snapshots/{{snapshot_id}}/file"): ("snapshot", MANAGE_SNAPSHOT),
     }

@@ -884,3 +884,20 @@ def test_forum_questions_answers_and_notifications(live: Live) -> None:
     assert owner.hide_post(answer["id"])["hidden"] is True
     community = live.admin.create_forum("Lounge")
     assert outsider.get_forum(community["id"])["kind"] == "community"
+
+
+def test_the_owner_reads_consensus_across_pages_and_agreement(live: Live) -> None:
+    owner, proj, worker = team(live, n_items=3)
+    for _ in range(3):
+        a = worker.next_assignment(proj["id"])
+        assert a is not None
+        worker.submit(a["id"], answer=GOOD_ANSWER, active_seconds=30)
+    got = owner.consensus(proj["id"], "preference", bootstrap=10, page_size=2)
+    assert (got["method"], got["items"], got["next_cursor"]) == ("bradley_terry", 3, None)
+    assert [d["answer"] for d in got["data"]] == [{"choice": "left", "strength": 2}] * 3
+    assert all(0.5 < d["confidence"] < 1 and "interval" in d["detail"] for d in got["data"])
+    assert got["contributors"][0]["accuracy"] == 1.0
+    with pytest.raises(InvalidInputError) as bad:
+        owner.consensus(proj["id"], "rationale")
+    assert bad.value.errors[0]["loc"] == ["query", "question"]
+    assert set(owner.agreement(proj["id"])) == {"questions", "project", "contributors"}

@@ -587,6 +587,16 @@ def export(
     rewrites: Annotated[
         bool, typer.Option("--rewrites", help="stepwise: export the expert-corrected chain")
     ] = False,
+    aggregate: Annotated[
+        bool,
+        typer.Option(
+            "--aggregate", help="raw, ratings, ranking, preference: one row per item (consensus)"
+        ),
+    ] = False,
+    min_agreement: Annotated[
+        str | None,
+        typer.Option(help="with --aggregate: drop items whose consensus confidence is below"),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -615,6 +625,8 @@ def export(
         "part": part,
         "neutral_as": neutral_as,
         "rewrites": "true" if rewrites else None,
+        "aggregate": "true" if aggregate else None,
+        "min_agreement": min_agreement,
     }
 
     async def work(db: Database) -> int:
@@ -657,6 +669,40 @@ def export(
 
     n = run(settings_from(database_url), work)
     console.print(f"[green]{n} rows[/green]" + (f" → {output}" if output else ""))
+
+
+@app.command("consensus")
+def consensus(
+    project: Annotated[str, typer.Argument(help="project id")],
+    question: Annotated[
+        str | None, typer.Option(help="the question (default: the first that can be aggregated)")
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="dawid_skene, majority, bradley_terry, plackett_luce, mean, median "
+            "(or crowd-kit's with inlier[crowd]); default by the question's type"
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, max=1000, help="pairwise, ranking: bootstrap resamples")
+    ] = 100,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the bootstrap")] = 0,
+    as_user: AsUser = None,
+    database_url: DbUrl = None,
+) -> None:
+    """Each item's aggregate answer to a question, with its confidence, and every
+    contributor's estimated accuracy (pseudonyms), as JSON."""
+    from inlier.datasets import aggregate
+
+    async def work(db: Database) -> dict[str, Any]:
+        acc = await managed_project(db, as_user, project)
+        aggregate.resolve(acc.project, question, method)
+        return await aggregate.consensus_of(
+            db, acc.project, question, method, bootstrap=bootstrap, seed=seed, limit=2**62
+        )
+
+    dump(run(settings_from(database_url), work))
 
 
 snapshots_app = typer.Typer(help="Dataset snapshots: exports frozen once.", no_args_is_help=True)

@@ -14,6 +14,8 @@ alpha-reliability"), over items with at least two values:
 - ``text``, ``ranking``, ``step_review``: ``null`` with method ``"unsupported"`` (free text
   has no distance; rankings and step chains need a different model).
 
+The project's alpha is the questions' alphas averaged, weighted by their items.
+
 A contributor's ``accuracy`` is the share of their nominal values (label, pairwise choice,
 multi_label per label) that equal the strict majority of the item's values (items without
 a strict majority, or with one value, do not count); ``n`` is how many counted.
@@ -176,7 +178,18 @@ async def agreement(db: Database, project: Project, batch: int = 1000) -> dict[s
         for coder, n in sorted(seen.items())
     ]
     contributors.sort(key=lambda c: str(c["pseudonym"]))
+    results = {name: q.result() for name, q in questions.items()}
     return {
-        "questions": {name: q.result() for name, q in questions.items()},
+        "questions": results,
+        "project": project_alpha(results),
         "contributors": contributors,
     }
+
+
+def project_alpha(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The project's alpha: the questions' alphas averaged, each weighted by the items it
+    was computed over (questions whose alpha is undefined do not count)."""
+    scored = [(r["alpha"], r["items"]) for r in results.values() if r["alpha"] is not None]
+    weight = sum(n for _, n in scored)
+    value = sum(a * n for a, n in scored) / weight if weight else None
+    return {"alpha": value, "questions": len(scored)}

@@ -1,20 +1,21 @@
-"""REST routes for snapshots (frozen exports) and agreement."""
+"""REST routes for snapshots (frozen exports), agreement and consensus."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from inlier.audit import service as audit
+from inlier.datasets import aggregate, snapshots
 from inlier.datasets import agreement as agreement_of
-from inlier.datasets import snapshots
 from inlier.datasets.schemas import SnapshotIn, SnapshotOut
 from inlier.datasets.service import prepare
 from inlier.kit.auth import CurrentUser, Tx
 from inlier.kit.openapi import problems
+from inlier.kit.pagination import Limit, decode_cursor
 from inlier.projects import service as projects
 
 router = APIRouter(tags=["datasets"])
@@ -103,3 +104,42 @@ async def agreement(project_id: str, who: CurrentUser, s: Tx, request: Request) 
     acc = await projects.manage(s, who, project_id)
     await s.commit()  # the answers are read in their own short transactions
     return await agreement_of.agreement(request.app.state.db, acc.project)
+
+
+@router.get("/projects/{project_id}/consensus", responses=problems(400, 403, 404, 422))
+async def consensus(
+    project_id: str,
+    who: CurrentUser,
+    s: Tx,
+    request: Request,
+    question: str | None = Query(
+        None, max_length=64, description="default: the first question that can be aggregated"
+    ),
+    method: str | None = Query(
+        None,
+        max_length=64,
+        description="default by type: dawid_skene (label, multi_label, step_review), "
+        "bradley_terry (pairwise), plackett_luce (ranking), mean (rating, rubric)",
+    ),
+    bootstrap: int = Query(100, ge=0, le=1000, description="pairwise, ranking: resamples"),
+    seed: int = Query(0, ge=0, le=2**31 - 1, description="seed of the bootstrap"),
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Each item's aggregate answer to one question with its confidence, a page of items at a
+    time, and every contributor's estimated accuracy under their pseudonym (owners and
+    admins). The model is fitted on all attempts not rejected."""
+    acc = await projects.manage(s, who, project_id)
+    after = decode_cursor(cursor)
+    aggregate.resolve(acc.project, question, method)  # a bad question or method: 422 first
+    await s.commit()  # the answers are read in their own short transactions
+    return await aggregate.consensus_of(
+        request.app.state.db,
+        acc.project,
+        question,
+        method,
+        bootstrap=bootstrap,
+        seed=seed,
+        limit=limit,
+        after=after,
+    )

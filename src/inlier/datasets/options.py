@@ -3,16 +3,16 @@ small records the reading and the writing share."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from inlier.kit.clock import iso
 from inlier.kit.errors import InvalidInput
 from inlier.projects.models import Project
-from inlier.workflow.models import Response
 
 KINDS = ("raw", "sft", "preference", "kto", "ranking", "ratings", "stepwise")
 FORMATS = ("jsonl", "csv", "parquet", "hf")
@@ -35,15 +35,24 @@ PARAMS = (
     "part",
     "neutral_as",
     "rewrites",
+    "aggregate",
+    "min_agreement",
 )
+#: Kinds with one row per item when ``aggregate=true``.
+AGGREGATE_KINDS = ("raw", "ratings", "ranking", "preference")
 
 
 def pseudonym(project: Project, user_id: int | None) -> str | None:
     """Stable per project, unlinkable across projects."""
     if user_id is None:
         return None
-    digest = hashlib.sha256(f"{project.pseudonym_salt}:{user_id}".encode()).hexdigest()
-    return "c_" + digest[:12]
+    return _pseudonym(project.pseudonym_salt, user_id)
+
+
+@functools.lru_cache(maxsize=65536)
+def _pseudonym(salt: str, user_id: int) -> str:
+    # Exports name the same few people on every row: each is hashed once.
+    return "c_" + hashlib.sha256(f"{salt}:{user_id}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class ExportOptions:
     part: str | None = None
     neutral_as: bool = True
     rewrites: bool = False
+    aggregate: bool = False
+    min_agreement: float | None = None
 
     def filters(self) -> dict[str, Any]:
         """What selected the rows, as the dataset card and the CLI report it."""
@@ -77,6 +88,10 @@ class ExportOptions:
             out["part"] = self.part
         if self.kind == "stepwise":
             out.update(neutral_as=self.neutral_as, rewrites=self.rewrites)
+        if self.aggregate:
+            out["aggregate"] = True
+        if self.min_agreement is not None:
+            out["min_agreement"] = self.min_agreement
         return out
 
 
@@ -155,6 +170,20 @@ def parse_options(params: Mapping[str, str | None], where: str = "query") -> Exp
     if part is not None and params.get("split") is None:
         fail("part", "needs split (the test fraction)")
     neutral_as, rewrites = flag("neutral_as", True), flag("rewrites", False)
+    aggregate = flag("aggregate", False)
+    if aggregate and kind not in AGGREGATE_KINDS:
+        fail("aggregate", f"one row per item is for the kinds {list(AGGREGATE_KINDS)}")
+    min_agreement: float | None = None
+    if params.get("min_agreement") is not None:
+        try:
+            min_agreement = float(params["min_agreement"] or "")
+        except ValueError:
+            min_agreement = None
+        if min_agreement is None or not 0 <= min_agreement <= 1:
+            fail("min_agreement", "the least consensus confidence to keep an item, 0 to 1")
+            min_agreement = None
+        elif not aggregate:
+            fail("min_agreement", "needs aggregate=true")
     if errors:
         names = ", ".join(dict.fromkeys(str(e["loc"][1]) for e in errors))
         raise InvalidInput(f"{names}: {errors[0]['msg']}", errors=errors)
@@ -171,6 +200,8 @@ def parse_options(params: Mapping[str, str | None], where: str = "query") -> Exp
         part=part,
         neutral_as=neutral_as,
         rewrites=rewrites,
+        aggregate=aggregate,
+        min_agreement=min_agreement,
     )
 
 
@@ -181,15 +212,40 @@ def split_of(item_id: int, fraction: float, seed: int) -> str:
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < fraction else "train"
 
 
+class Attempted(Protocol):
+    """An attempt as exports read it: a plain row of the responses table (no ORM object, so
+    a million of them cost what their values cost)."""
+
+    id: int
+    item_id: int
+    user_id: int
+    stage: str
+    answer: dict[str, Any] | None
+    status: str
+    created_at: datetime
+    active_seconds: int
+    generation_ids: list[str] | None
+
+
+@dataclass(slots=True)
+class Review:
+    """The review that decided an attempt, as exports read it."""
+
+    user_id: int
+    verdict: str | None
+    feedback: str | None
+    answer: dict[str, Any] | None
+
+
 @dataclass
 class Attempt:
     """One attempt as the kinds see it. ``answer`` is the one the export uses: with
     ``status=approved`` an improved attempt's answer is the reviewer's version."""
 
-    response: Response
+    response: Attempted
     external_id: str | None
     data: dict[str, Any]
-    review: Response | None
+    review: Review | None
     answer: dict[str, Any]
     split: str | None = None
 

@@ -12,12 +12,12 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from inlier.datasets import formats
+from inlier.datasets import aggregated, formats
 from inlier.datasets.kinds import Raw, Row, Shape, shape_for
 from inlier.datasets.options import (
     FORMATS,
@@ -27,7 +27,9 @@ from inlier.datasets.options import (
     PARTS,
     STATUSES,
     Attempt,
+    Attempted,
     ExportOptions,
+    Review,
     Tally,
     parse_options,
     pseudonym,
@@ -92,6 +94,13 @@ class Export:
 
     async def rows(self, db: Database, batch: int = 1000) -> AsyncIterator[Row]:
         shape = self.shape
+        if self.opts.aggregate:
+            async for row in aggregated.rows(db, self.project, self.opts, shape):
+                self.tally.count(row)
+                if self.progress is not None and self.tally.rows % self.progress_every == 0:
+                    self.progress(self.tally.rows)
+                yield row
+            return
         async for a in attempts(
             db, self.project, self.opts, with_data=shape.needs_data, batch=batch, tally=self.tally
         ):
@@ -134,7 +143,32 @@ class Export:
 
 
 def prepare(project: Project, opts: ExportOptions) -> Export:
+    if opts.aggregate:
+        return Export(project, opts, aggregated.shape_for(project, opts))
     return Export(project, opts, shape_for(project, opts))
+
+
+def _selected(q: Any, project: Project, opts: ExportOptions, after: int) -> Any:
+    """The export's filters on a query of attempts joined to their items and reviews."""
+    q = q.where(
+        Response.project_id == project.id,
+        Response.stage == "attempt",
+        Response.id > after,
+    )
+    if opts.status == "submitted":
+        q = q.where(Response.status != "rejected")
+    elif opts.status == "approved":
+        q = q.where(
+            Response.status.in_(("approved", "improved"))
+            | ((Response.status == "submitted") & Response.needs_review.is_(False))
+        )
+    if opts.gold == "exclude":
+        q = q.where(Item.gold.is_(None))
+    if opts.submitted_from is not None:
+        q = q.where(Response.created_at >= opts.submitted_from)
+    if opts.submitted_to is not None:
+        q = q.where(Response.created_at < opts.submitted_to)
+    return q.order_by(Response.id)
 
 
 async def attempts(
@@ -146,53 +180,84 @@ async def attempts(
     batch: int = 1000,
     tally: Tally | None = None,
 ) -> AsyncIterator[Attempt]:
-    """The attempts the options select, oldest first, ``batch`` at a time (keyset on id)."""
+    """The attempts the options select, oldest first, ``batch`` at a time (keyset on id),
+    read as plain rows (building an ORM object per attempt would cost more than the rest of
+    the export)."""
     review = aliased(Response)
     data_col = Item.data if with_data else Item.id
     after = 0
     while True:
         q = (
-            select(Response, Item.external_id, data_col, review)
+            select(
+                Response.__table__,
+                Item.external_id.label("x_external_id"),
+                data_col.label("x_data"),
+                review.id.label("rv_id"),
+                review.user_id.label("rv_user_id"),
+                review.verdict.label("rv_verdict"),
+                review.feedback.label("rv_feedback"),
+                review.answer.label("rv_answer"),
+            )
             .join(Item, Item.id == Response.item_id)
             .outerjoin(review, review.id == Response.review_id)
-            .where(
-                Response.project_id == project.id,
-                Response.stage == "attempt",
-                Response.id > after,
-            )
-            .order_by(Response.id)
-            .limit(batch)
         )
-        if opts.status == "submitted":
-            q = q.where(Response.status != "rejected")
-        elif opts.status == "approved":
-            q = q.where(
-                Response.status.in_(("approved", "improved"))
-                | ((Response.status == "submitted") & Response.needs_review.is_(False))
-            )
-        if opts.gold == "exclude":
-            q = q.where(Item.gold.is_(None))
-        if opts.submitted_from is not None:
-            q = q.where(Response.created_at >= opts.submitted_from)
-        if opts.submitted_to is not None:
-            q = q.where(Response.created_at < opts.submitted_to)
+        q = _selected(q, project, opts, after).limit(batch)
         async with db.sessions() as s:
             rows = (await s.execute(q)).all()
         if not rows:
             return
-        for r, external_id, data, rv in rows:
+        for r in rows:
             split = None
             if opts.split is not None:
                 split = split_of(r.item_id, opts.split, opts.seed)
                 if opts.part is not None and split != opts.part:
                     continue
+            rv = None
+            if r.rv_id is not None:
+                rv = Review(r.rv_user_id, r.rv_verdict, r.rv_feedback, r.rv_answer)
             answer = r.answer or {}
             if opts.status == "approved" and rv is not None and rv.verdict == "improve":
                 answer = rv.answer or answer
             if tally is not None:
                 tally.responses += 1
-            yield Attempt(r, external_id, data if with_data else {}, rv, answer, split)
-        after = rows[-1][0].id
+            data = r.x_data if with_data else {}
+            yield Attempt(cast(Attempted, r), r.x_external_id, data, rv, answer, split)
+        after = rows[-1].id
+
+
+async def answers(
+    db: Database, project: Project, opts: ExportOptions, batch: int = 5000
+) -> AsyncIterator[tuple[int, int, dict[str, Any]]]:
+    """``(item_id, user_id, answer)`` of the attempts the options select, as ``attempts``
+    selects them (the answer an export uses), read as plain rows: what aggregation needs."""
+    review = aliased(Response)
+    after = 0
+    while True:
+        q = (
+            select(
+                Response.id,
+                Response.item_id,
+                Response.user_id,
+                Response.answer,
+                review.verdict,
+                review.answer,
+            )
+            .join(Item, Item.id == Response.item_id)
+            .outerjoin(review, review.id == Response.review_id)
+        )
+        q = _selected(q, project, opts, after).limit(batch)
+        async with db.sessions() as s:
+            rows = (await s.execute(q)).all()
+        if not rows:
+            return
+        for _id, item_id, user_id, answer, verdict, reviewed in rows:
+            part = opts.part
+            if opts.split is not None and part and split_of(item_id, opts.split, opts.seed) != part:
+                continue
+            if opts.status == "approved" and verdict == "improve":
+                answer = reviewed or answer
+            yield item_id, user_id, answer or {}
+        after = rows[-1][0]
 
 
 async def raw_rows(

@@ -243,6 +243,12 @@ async def export(
     part: str | None = _choice(datasets.PARTS, "with split: only the train or test rows"),
     neutral_as: str | None = Query(None, description="stepwise: label of a 0 step (true)"),
     rewrites: str | None = Query(None, description="stepwise: the expert-corrected chain"),
+    aggregate: str | None = Query(
+        None, description="raw, ratings, ranking, preference: one row per item (consensus)"
+    ),
+    min_agreement: str | None = Query(
+        None, description="with aggregate: drop items whose consensus confidence is below (0..1)"
+    ),
 ) -> StreamingResponse:
     """Stream a dataset file; contributors appear only as per-project pseudonyms."""
     acc = await service.manage(s, who, project_id)

@@ -25,9 +25,34 @@ class ReviewIn(Strict):
     sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
+class DynamicOverlapIn(Strict):
+    """More attempts while the crowd disagrees: after ``min`` (the overlap) attempts, one more
+    at a time until the item's agreement on ``question`` reaches ``confidence``, at most
+    ``max`` (see docs/exports.md, "Dynamic overlap")."""
+
+    min: int | None = Field(default=None, ge=1, le=100)
+    max: int = Field(ge=1, le=100)
+    confidence: float = Field(gt=0, le=1)
+    question: str = Field(min_length=1, max_length=64)
+
+
 class WorkflowIn(Strict):
     overlap: int = Field(default=1, ge=1, le=100)
     review: ReviewIn = Field(default_factory=ReviewIn)
+    dynamic_overlap: DynamicOverlapIn | None = None
+
+    @model_validator(mode="after")
+    def _dynamic_fits_overlap(self) -> WorkflowIn:
+        d = self.dynamic_overlap
+        if d is None:
+            return self
+        if d.min is None:
+            d.min = self.overlap
+        elif d.min != self.overlap:
+            raise _error("dynamic_overlap.min: the minimum is the overlap; give the same number")
+        if d.max < d.min:
+            raise _error("dynamic_overlap.max: must be at least the overlap")
+        return self
 
 
 class RequirementsIn(Strict):

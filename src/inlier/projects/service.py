@@ -164,7 +164,7 @@ async def create_project(
         name=body.name,
         guidelines=body.guidelines,
         template=template.dump(),
-        workflow=body.workflow.model_dump(),
+        workflow=body.workflow.model_dump(exclude_none=True),
         requirements=body.requirements.model_dump(),
         models={k: v.model_dump(exclude_none=True) for k, v in body.models.items()},
         quality=body.quality.model_dump(exclude_none=True),
@@ -186,7 +186,20 @@ async def create_project(
     return project
 
 
+#: Question types whose per-item agreement dynamic overlap can read (a majority share).
+DYNAMIC_TYPES = ("label", "multi_label", "pairwise")
+
+
 def _check_references(project: Project, template: Template) -> None:
+    dynamic = (project.workflow or {}).get("dynamic_overlap")
+    if dynamic:
+        q = template.questions.get(dynamic["question"])
+        if q is None or q.type not in DYNAMIC_TYPES:
+            msg = f"a {', '.join(DYNAMIC_TYPES)} question of the template"
+            raise InvalidInput(
+                f"workflow.dynamic_overlap.question: {msg}",
+                errors=[{"loc": ["body", "workflow", "dynamic_overlap", "question"], "msg": msg}],
+            )
     for i, f in enumerate(template.spec.fields):
         if f.generated is not None and f.generated.model not in project.models:
             raise InvalidInput(
@@ -413,7 +426,7 @@ async def patch_project(s: AsyncSession, acc: Access, body: ProjectPatch, now: d
             raise Conflict("the template cannot change once items are imported")
         project.template = template.dump()
     if body.workflow is not None:
-        new = body.workflow.model_dump()
+        new = body.workflow.model_dump(exclude_none=True)
         if has_items and new["overlap"] != (project.workflow or {}).get("overlap", 1):
             raise Conflict("overlap cannot change once items are imported")
         project.workflow = new

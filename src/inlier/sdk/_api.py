@@ -241,8 +241,11 @@ class Api:
         ``stepwise``. ``status`` is ``all``, ``submitted`` or ``approved``; ``form`` is
         ``conversational`` or ``standard``; ``split`` (test fraction) and ``seed`` add a
         ``split`` column. Other parameters of the export endpoint (``submitted_from``,
-        ``submitted_to``, ``gold``, ``part``, ``neutral_as``, ``rewrites``) can be given as
-        keywords. Owners and admins only.
+        ``submitted_to``, ``gold``, ``part``, ``neutral_as``, ``rewrites``, ``aggregate``,
+        ``min_agreement``) can be given as keywords: ``aggregate=True`` gives one row per item
+        with the crowd's aggregate answer and its confidence (``raw``, ``ratings``,
+        ``ranking``, ``preference``), and ``min_agreement=0.8`` keeps the items whose
+        confidence is at least 0.8. Owners and admins only.
         """
         call = Call("GET", f"projects/{segment(project_id)}/export", lines=True)
         given = {"kind": kind, "status": status, "form": form, "split": split, "seed": seed}
@@ -292,6 +295,43 @@ class Api:
         """The snapshot's file as it was written, chunk by chunk; its sha256 is the
         manifest's."""
         yield Call("GET", f"snapshots/{segment(snapshot_id)}/file", chunks=True)
+
+    @operation
+    def agreement(self, project_id: str) -> Flow[JSON]:
+        """Krippendorff's alpha per question and for the project, and each contributor's
+        agreement with the per-item majority (owners and admins)."""
+        return (yield from request(Call("GET", f"projects/{segment(project_id)}/agreement")))
+
+    @operation
+    def consensus(
+        self,
+        project_id: str,
+        question: str | None = None,
+        *,
+        method: str | None = None,
+        bootstrap: int | None = None,
+        seed: int | None = None,
+        page_size: int | None = 1000,
+    ) -> Flow[JSON]:
+        """Each item's aggregate answer to ``question`` with its confidence, and every
+        contributor's estimated accuracy (owners and admins). ``method``: ``dawid_skene``,
+        ``majority``, ``bradley_terry``, ``plackett_luce``, ``mean``, ``median`` (or crowd-kit's
+        with ``inlier[crowd]`` on the server); the default depends on the question's type.
+        Follows every page: ``data`` holds all items."""
+        call = Call("GET", f"projects/{segment(project_id)}/consensus")
+        given = _drop_none(question=question, method=method, bootstrap=bootstrap, seed=seed)
+        out: JSON | None = None
+        cursor: str | None = None
+        while True:
+            page = json_body((yield call.with_params(**given, limit=page_size, cursor=cursor)))
+            if out is None:
+                out = page
+            else:
+                out["data"].extend(page["data"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                out["next_cursor"] = None
+                return out
 
     # ---- work --------------------------------------------------------------------------------
 

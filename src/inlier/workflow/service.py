@@ -33,6 +33,7 @@ from sqlalchemy.orm.util import identity_key
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
+from inlier.datasets import dynamic
 from inlier.db.engine import core_connection
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
@@ -989,6 +990,8 @@ async def _submit_attempt(
         overlap = int(a.workflow.get("overlap", 1))
         if overlap > 1 and not a.item_gold:
             await quality.on_item_complete(s, a.rules, a.template, a.item_id, overlap, now)
+    if a.workflow.get("dynamic_overlap"):
+        await dynamic.top_up_slots(s, a.project_id, a.item_id)
     rate = float((a.workflow.get("review") or {}).get("sample_rate", 0.0))
     if flagged or _sampled(response.id, rate):
         conn = await core_connection(s)
