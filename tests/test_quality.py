@@ -215,6 +215,21 @@ async def test_an_appeal_not_answered_by_the_deadline_is_granted(world: World) -
     assert (await worker.next(proj["id"])).status_code == 200
 
 
+async def test_an_overdue_appeal_is_granted_when_the_person_next_asks_for_work(
+    world: World,
+) -> None:
+    _owner, proj, worker = await project_with_gold(
+        world, n_gold=5, quality={**QUALITY, "appeal_days": 1}
+    )
+    for _ in range(3):
+        await work_one(worker, proj["id"], RIGHT_ANSWER)
+    await worker.post("/appeals", json={"project_id": proj["id"], "message": "Please"})
+    assert (await worker.next()).headers["inlier-reason"] == "paused"
+    world.app.state.clock.advance(timedelta(days=1, seconds=1))
+    r = await worker.next()  # without a project: routing finds it open again
+    assert r.status_code == 200 and r.json()["project_id"] == proj["id"]
+
+
 async def test_nothing_to_appeal_is_a_conflict(world: World) -> None:
     _owner, proj, worker = await project_with_gold(world, n_gold=1)
     r = await worker.post("/appeals", json={"project_id": proj["id"], "message": "Why?"})

@@ -686,6 +686,9 @@ async def my_work(
     count). An open project whose requirements they cannot meet by an assessment (languages,
     countries) is not shown: it is not theirs to see.
     """
+    from inlier.quality import service as quality  # it reads the projects area, as we do
+
+    await quality.settle_overdue(s, now, user_id=who.id)  # a pause past its appeal's deadline
     rows: list[dict[str, Any]] = []
     assessments = list((await s.execute(select(Assessment).order_by(Assessment.id))).scalars())
     history = await _history(s, who.id, [a.id for a in assessments])

@@ -564,6 +564,10 @@ async def _next(
     if project_id is not None:
         acc = await projects.access(s, who, project_id)
         reason = await projects.work_reason(s, who, acc, now)
+        if reason == "paused" and await quality.settle_overdue(s, now, user_id=who.id):
+            # An appeal past its deadline was granted just now: look again.
+            acc = await projects.access(s, who, project_id)
+            reason = await projects.work_reason(s, who, acc, now)
         if reason is not None:
             return None, None, reason, None
         if schedule is None or schedule.due(acc.project.id, now):
@@ -576,6 +580,8 @@ async def _next(
     # leases held anywhere and the project worked last, so `next` costs about the same with
     # 50 projects as with one.
     found = await projects.workable_candidates(s, who, now)
+    if not found and await quality.settle_overdue(s, now, user_id=who.id):
+        found = await projects.workable_candidates(s, who, now)
     if not found:
         # Imported here: the experts area reads the queue's overview.
         from inlier.experts import service as experts
