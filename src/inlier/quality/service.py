@@ -709,9 +709,10 @@ async def _reinstate(s: AsyncSession, appeal: Appeal, project: Project, now: dat
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
-        ).scalar_one()
-        st.events_at_reinstatement = st.events
-        await _change_state(s, st, scoring.OK, "Reinstated on appeal.", now)
+        ).scalar_one_or_none()
+        if st is not None and st.state == PAUSED:
+            st.events_at_reinstatement = st.events
+            await _change_state(s, st, scoring.OK, "Reinstated on appeal.", now)
         return
     # A rejection overturned: the work counts as approved, and the score gets it back.
     r = await s.get(Response, appeal.response_id)
