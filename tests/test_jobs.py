@@ -338,6 +338,16 @@ def test_inlier_worker_asks_for_a_migrated_database(db_url: str) -> None:
         finally:
             await conn.close()
 
+    async def drop() -> None:
+        conn = await asyncpg.connect(_dsn(db_url))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{bare}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
     asyncio.run(recreate())
-    r = CliRunner().invoke(cli_app, ["worker", "--database-url", f"{base}/{bare}"])
+    try:
+        r = CliRunner().invoke(cli_app, ["worker", "--database-url", f"{base}/{bare}"])
+    finally:
+        asyncio.run(drop())  # the database is ours to remove, whatever the outcome
     assert r.exit_code == 2 and "inlier db upgrade" in r.output
