@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy import select
 
 from inlier.datasets import consensus
+from inlier.datasets.agreement import attempt_answers
 from inlier.datasets.options import pseudonym
 from inlier.db.engine import Database
 from inlier.kit.errors import InvalidInput
@@ -37,7 +38,6 @@ from inlier.projects.service import template_of
 from inlier.questions import REGISTRY
 from inlier.questions.base import QuestionSpec
 from inlier.questions.step_review import step_label
-from inlier.workflow.models import Response
 
 CATEGORICAL = ("dawid_skene", "majority")
 #: crowd-kit's classification models by our method name (``inlier[crowd]``).
@@ -573,27 +573,9 @@ async def read_answers(
     """Every attempt not rejected, in keyset batches (short transactions), into the
     aggregators; only the values of their questions are kept."""
     aggs = list(aggregators)
-    after = 0
-    while True:
-        q = (
-            select(Response.id, Response.item_id, Response.user_id, Response.answer)
-            .where(
-                Response.project_id == project.id,
-                Response.stage == "attempt",
-                Response.status != "rejected",
-                Response.id > after,
-            )
-            .order_by(Response.id)
-            .limit(batch)
-        )
-        async with db.sessions() as s:
-            rows = (await s.execute(q)).all()
-        if not rows:
-            return
-        for _id, item_id, user_id, answer in rows:
-            for agg in aggs:
-                agg.add(item_id, user_id, (answer or {}).get(agg.q.name))
-        after = rows[-1][0]
+    async for item_id, user_id, answer in attempt_answers(db, project.id, batch):
+        for agg in aggs:
+            agg.add(item_id, user_id, (answer or {}).get(agg.q.name))
 
 
 async def consensus_of(

@@ -24,7 +24,7 @@ a strict majority, or with one value, do not count); ``n`` is how many counted.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import AsyncIterator, Hashable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -131,18 +131,17 @@ def _item(unit: Hashable) -> Any:
     return unit[0] if isinstance(unit, tuple) else unit
 
 
-async def agreement(db: Database, project: Project, batch: int = 1000) -> dict[str, Any]:
-    template = template_of(project)
-    questions = {
-        name: _Question(name, q.type, REGISTRY[q.type].options(q))
-        for name, q in template.questions.items()
-    }
+async def attempt_answers(
+    db: Database, project_id: int, batch: int = 1000
+) -> AsyncIterator[tuple[int, int, dict[str, Any] | None]]:
+    """``(item id, user id, answer)`` of every attempt not rejected, in keyset batches, each
+    read in its own short transaction (what agreement and consensus are computed from)."""
     after = 0
     while True:
         q = (
             select(Response.id, Response.item_id, Response.user_id, Response.answer)
             .where(
-                Response.project_id == project.id,
+                Response.project_id == project_id,
                 Response.stage == "attempt",
                 Response.status != "rejected",
                 Response.id > after,
@@ -153,11 +152,21 @@ async def agreement(db: Database, project: Project, batch: int = 1000) -> dict[s
         async with db.sessions() as s:
             rows = (await s.execute(q)).all()
         if not rows:
-            break
+            return
         for _id, item_id, user_id, answer in rows:
-            for name, question in questions.items():
-                question.add(item_id, user_id, (answer or {}).get(name))
+            yield item_id, user_id, answer
         after = rows[-1][0]
+
+
+async def agreement(db: Database, project: Project, batch: int = 1000) -> dict[str, Any]:
+    template = template_of(project)
+    questions = {
+        name: _Question(name, q.type, REGISTRY[q.type].options(q))
+        for name, q in template.questions.items()
+    }
+    async for item_id, user_id, answer in attempt_answers(db, project.id, batch):
+        for name, question in questions.items():
+            question.add(item_id, user_id, (answer or {}).get(name))
     hits: Counter[int] = Counter()
     seen: Counter[int] = Counter()
     for question in questions.values():
