@@ -535,3 +535,26 @@ async def test_contributors_get_notice_before_a_project_stops_taking_work(
     assert (await worker.next()).status_code == 204
     (row,) = (await worker.get("/me/work")).json()["projects"]
     assert row["reason"] == "inactive" and "stopped taking work" in row["action"]
+
+
+async def test_a_reviewer_is_audited_against_the_gold(world: World) -> None:
+    owner, proj, worker = await project_with_gold(
+        world,
+        n_gold=1,
+        quality={"gold_rate": 1.0, "min_events": 5},
+        workflow={"overlap": 1, "review": {"sample_rate": 1.0}},
+    )
+    reviewer = await world.user("contributor")
+    await world.member(owner, proj["id"], reviewer, "reviewer")
+    await work_one(worker, proj["id"], RIGHT_ANSWER)  # not the gold answer
+    lease = (await reviewer.next(proj["id"])).json()
+    r = await reviewer.post(
+        f"/assignments/{lease['id']}/submit",
+        json={"verdict": "approve"},
+        headers={"Idempotency-Key": lease["id"]},
+    )
+    assert r.status_code == 201, r.text
+    (audit,) = await stored_events(world, reviewer.id, proj["id"])
+    assert (audit.kind, audit.value, audit.detail["gold_score"]) == ("review_audit", 0.0, 0.0)
+    # The author was scored by the gold, not again by the verdict.
+    assert [e.kind for e in await stored_events(world, worker.id, proj["id"])] == ["gold"]

@@ -27,7 +27,7 @@ from inlier.kit.errors import Conflict, InvalidInput, NotFound
 from inlier.kit.ids import parse_id
 from inlier.notify import service as notify
 from inlier.projects import service as projects
-from inlier.projects.models import Item, Membership, Project
+from inlier.projects.models import Membership, Project
 from inlier.quality import scoring
 from inlier.quality.models import Appeal, QualityEvent, SkillScore, Standing
 from inlier.quality.scoring import PAUSED, REVIEWER, WARNING, Evidence, Thresholds
@@ -338,6 +338,7 @@ async def on_review(
     project: ProjectRules,
     template: Template,
     target: Response,
+    gold: dict[str, Any] | None,
     reviewer_id: int,
     review_id: int,
     verdict: str,
@@ -345,8 +346,8 @@ async def on_review(
     now: datetime,
 ) -> None:
     """A verdict scores the author (approve 1, improve by how much was kept, reject 0); on a
-    gold item it grades a written answer, and it audits the reviewer against the gold."""
-    gold = await s.scalar(select(Item.gold).where(Item.id == target.item_id))
+    gold item (``gold``: the item's, which the submission already read) it grades a written
+    answer, and it audits the reviewer against the gold."""
     if verdict == "improve" and improved is not None:
         value = kept_share(template, target.answer or {}, improved)
     else:

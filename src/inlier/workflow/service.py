@@ -1076,7 +1076,16 @@ async def _submit_review(
     await notify.on_review(s, target, review, now)
     if a.rules.quality:
         await quality.on_review(
-            s, a.rules, a.template, target, who.id, review.id, body.verdict, body.answer, now
+            s,
+            a.rules,
+            a.template,
+            target,
+            a.item_gold,
+            who.id,
+            review.id,
+            body.verdict,
+            body.answer,
+            now,
         )
     if body.verdict == "reject":
         # The attempt's slot opens again; its author already touched the item, so someone
