@@ -46,6 +46,7 @@ from inlier.quality.api import router as quality_router
 from inlier.quality.pages import router as quality_pages
 from inlier.settings import Settings, is_sqlite
 from inlier.workflow.api import router as workflow_router
+from inlier.workflow.hot import HotPath
 from inlier.workflow.pages import router as workflow_pages
 from inlier.workflow.service import ReclaimSchedule
 
@@ -129,6 +130,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    if settings.hot_path:
+        app.add_middleware(HotPath)
     app.add_middleware(Plumbing, max_body=settings.max_body_bytes, metrics=metrics)
     return app
 

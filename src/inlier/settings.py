@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 10
     login_window_minutes: int = 15
     max_body_bytes: int = 16 * 1024 * 1024
+    # `next` and `submit` answered before FastAPI's routing (inlier/workflow/hot.py); off, the
+    # routes answer everything (for comparing the two).
+    hot_path: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True

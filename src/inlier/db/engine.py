@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from inlier.db.direct import Direct
 from inlier.db.sqlite_inline import is_inline, make_connect
 from inlier.settings import Settings, async_database_url, is_sqlite
 
@@ -84,13 +84,13 @@ class Database:
         await self.engine.dispose()
 
 
-async def core_connection(s: AsyncSession) -> AsyncConnection:
-    """The session's connection, for Core statements on the hot path.
+async def core_connection(s: AsyncSession) -> Direct:
+    """The session's connection, for prebuilt Core statements on the hot path.
 
     ``AsyncSession.connection()`` costs a greenlet hop and proxy lookups per call; within one
     transaction the connection cannot change, so it is kept in ``s.info`` with its transaction.
     Pending ORM changes are flushed first, as ``s.execute`` would, so that Core statements see
-    them.
+    them. On SQLite the statements then run on the driver connection (``inlier.db.direct``).
     """
     sync = s.sync_session
     if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
@@ -100,11 +100,11 @@ async def core_connection(s: AsyncSession) -> AsyncConnection:
     # Inside a savepoint the session must be asked, so that it emits the SAVEPOINT.
     nested = s.sync_session.get_nested_transaction() is not None
     if tx is not None and cached is not None and cached[0] is tx and not nested:
-        conn: AsyncConnection = cached[1]
-        return conn
-    conn = await s.connection()
-    s.info[_CONNECTION_KEY] = (s.sync_session.get_transaction(), conn)
-    return conn
+        direct: Direct = cached[1]
+        return direct
+    direct = Direct(await s.connection())
+    s.info[_CONNECTION_KEY] = (s.sync_session.get_transaction(), direct)
+    return direct
 
 
 _CONNECTION_KEY = "inlier.core_connection"
