@@ -4,6 +4,8 @@ prebuilt statements run on SQLite's driver connection (inlier/db/direct.py)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -176,18 +178,28 @@ _things = Table(
 _INSERT = _things.insert().returning(_things.c.id, _things.c.doc, _things.c.at, _things.c.flag)
 _BY_ID = select(_things.c.label, _things.c.doc, _things.c.at, _things.c.flag)
 
+# PostgreSQL's text and JSONB hold no NUL.
+_text = st.text(st.characters(exclude_characters="\x00"), max_size=20)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
     max_leaves=12,
 )
 # Times are naive UTC throughout the app (inlier.db.base).
 _when = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1))
 
 
-@pytest.mark.parametrize("engine_name", ["sqlite"])
+@asynccontextmanager
+async def _scratch_table(db: Any) -> AsyncIterator[None]:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_meta.create_all)
+    try:
+        yield
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(_meta.drop_all)
+
+
 @settings(
     max_examples=40,
     deadline=None,
@@ -195,7 +207,7 @@ _when = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
-    label=st.text(max_size=30).filter(lambda t: "\x00" not in t),
+    label=_text,
     doc=_json,
     at=st.none() | _when,
     flag=st.none() | st.booleans(),
@@ -206,12 +218,10 @@ async def test_direct_statements_read_and_write_as_sqlalchemy_does(
     """A row written on the driver connection reads back through SQLAlchemy as written, and
     the other way round, with JSON, time and boolean columns converted alike."""
     db = app.state.db
-    async with db.engine.begin() as conn:
-        await conn.run_sync(_meta.create_all)
     values = {"label": label, "doc": doc, "at": at, "flag": flag}
-    async with db.session() as s:
+    async with _scratch_table(db), db.session() as s:
         direct = await core_connection(s)
-        assert direct.raw is not None  # SQLite: straight on the driver connection
+        assert direct.raw is not None or direct.pg is not None  # straight on the driver
         written = (await direct.execute(_INSERT, values)).one()
         by_sqlalchemy = (await direct.conn.execute(_BY_ID.where(_things.c.id == written.id))).one()
         other = (await direct.conn.execute(_INSERT, values)).one()
@@ -221,11 +231,12 @@ async def test_direct_statements_read_and_write_as_sqlalchemy_does(
     assert by_direct._mapping["label"] == label
 
 
-@pytest.mark.parametrize("engine_name", ["sqlite"])
 async def test_direct_raises_sqlalchemys_errors_and_leaves_what_it_cannot_take(app: Any) -> None:
-    db = app.state.db
-    async with db.engine.begin() as conn:
-        await conn.run_sync(_meta.create_all)
+    async with _scratch_table(app.state.db):
+        await _errors_and_fallbacks(app.state.db)
+
+
+async def _errors_and_fallbacks(db: Any) -> None:
     with pytest.raises(IntegrityError):
         async with db.session() as s:
             direct = await core_connection(s)
@@ -241,10 +252,12 @@ async def test_direct_raises_sqlalchemys_errors_and_leaves_what_it_cannot_take(a
         assert not isinstance(got, Rows) and got.all() == [("b",)]
 
 
-async def test_direct_leaves_postgresql_to_sqlalchemy(app: Any, engine_name: str) -> None:
+async def test_direct_runs_on_the_driver_of_each_engine(app: Any, engine_name: str) -> None:
     async with app.state.db.session() as s:
         direct = await core_connection(s)
         assert isinstance(direct, Direct)
-        assert (direct.raw is None) == (engine_name == "postgresql")
+        assert (direct.raw is not None) == (engine_name == "sqlite")
+        # PostgreSQL: through SQLAlchemy's asyncpg adapter (its lock, transaction, cache).
+        assert (direct.pg is not None) == (engine_name == "postgresql")
         got = await direct.execute(select(literal(41) + bindparam("n")), {"n": 1})
         assert got.scalar() == 42

@@ -100,10 +100,17 @@ _users, _tokens = User.__table__.c, ApiToken.__table__.c
 _LOCK_USER = select(_users.id).where(_users.id == bindparam("user_id")).with_for_update()
 
 
+# Where a session records the person whose row it holds locked (see ``principal_for_token``).
+_LOCKED_USER = "inlier.locked_user"
+
+
 async def lock_user(s: AsyncSession, user_id: int) -> None:
     """Serialize one person's concurrent requests where it matters (PostgreSQL row lock)."""
+    if s.info.get(_LOCKED_USER) == (s.sync_session.get_transaction(), user_id):
+        return  # held until this transaction ends
     conn = await core_connection(s)
     await conn.execute(_LOCK_USER, {"user_id": user_id})
+    s.info[_LOCKED_USER] = (s.sync_session.get_transaction(), user_id)
 
 
 async def find_user_by_email(s: AsyncSession, email: str) -> User | None:
@@ -187,11 +194,20 @@ _PRINCIPAL_BY_TOKEN = (
 )
 
 
-async def principal_for_token(s: AsyncSession, raw: str, now: datetime) -> Principal | None:
+_PRINCIPAL_BY_TOKEN_LOCKED = _PRINCIPAL_BY_TOKEN.with_for_update(of=User.__table__)
+
+
+async def principal_for_token(
+    s: AsyncSession, raw: str, now: datetime, *, lock: bool = False
+) -> Principal | None:
+    """The token's person; ``lock`` takes their row too (as ``lock_user``, in the same query)."""
     conn = await core_connection(s)
-    row = (await conn.execute(_PRINCIPAL_BY_TOKEN, {"digest": token_digest(raw)})).first()
+    statement = _PRINCIPAL_BY_TOKEN_LOCKED if lock else _PRINCIPAL_BY_TOKEN
+    row = (await conn.execute(statement, {"digest": token_digest(raw)})).first()
     if row is None:
         return None
+    if lock:
+        s.info[_LOCKED_USER] = (s.sync_session.get_transaction(), row.id)
     if not row.active or (row.expires_at is not None and row.expires_at <= now):
         return None
     return Principal(row.id, row.email, row.name, tuple(row.roles), row.status, row.profile)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from inlier.db.direct import Direct
-from inlier.db.sqlite_inline import is_inline, make_connect
+from inlier.db.sqlite_inline import InlineConnection, is_inline, make_connect
 from inlier.settings import Settings, async_database_url, is_sqlite
 
 # How long a statement waits for another process's write lock before "database is locked".
@@ -43,6 +44,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock up front: a read-then-write never finds the data changed under it.
+    driver = conn.connection.driver_connection
+    raw = driver._connection if isinstance(driver, InlineConnection) else None
+    if raw is not None:
+        # Straight on sqlite3 when the lock is free (the usual case, ~60 µs less than through
+        # the engine); when another process holds it, the engine's path waits for it.
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if (getattr(error, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY:
+                raise exc.DBAPIError.instance(
+                    "BEGIN IMMEDIATE", (), error, sqlite3.Error, dialect=conn.dialect
+                ) from error
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

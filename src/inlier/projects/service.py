@@ -13,9 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, func, insert, literal, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from inlier.accounts import service as accounts
 from inlier.accounts.service import Principal
+from inlier.db.engine import core_connection
 from inlier.forum import service as forum
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -228,10 +231,43 @@ _ACCESS = (
 )
 
 
+_project_columns = tuple(Project.__table__.c)
+# The same as Core, for a session that does not hold the project yet (every `next`): reading
+# the row and making the Project from it costs a fraction of the ORM's load of the same row.
+_ACCESS_ROW = (
+    select(*_project_columns, Membership.role.label("p_role"), Standing.state.label("p_standing"))
+    .select_from(Project)
+    .outerjoin(
+        Membership,
+        (Membership.project_id == Project.id) & (Membership.user_id == bindparam("p_user")),
+    )
+    .outerjoin(
+        Standing,
+        (Standing.project_id == Project.id) & (Standing.user_id == bindparam("p_user")),
+    )
+    .where(Project.id == bindparam("p_project"))
+)
+
+
+async def _access_row(s: AsyncSession, params: dict[str, Any]) -> Any:
+    """``(project, role, standing)``, the project part of the session as if loaded."""
+    held = s.sync_session.identity_map.get(identity_key(Project, params["p_project"]))
+    if held is not None:
+        return (await s.execute(_ACCESS, params)).first()
+    row = (await (await core_connection(s)).execute(_ACCESS_ROW, params)).first()
+    if row is None:
+        return None
+    values = row._mapping
+    project = Project(**{c.key: values[c.name] for c in _project_columns})
+    make_transient_to_detached(project)
+    s.add(project)
+    return project, values["p_role"], values["p_standing"]
+
+
 async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Access:
     """The project if ``who`` may see it; otherwise it does not exist for them (404)."""
     params = {"p_user": who.id, "p_project": parse_id(project_id, "project")}
-    row = (await s.execute(_ACCESS, params)).first()
+    row = await _access_row(s, params)
     if row is None:
         raise NotFound("project not found")
     project, role, standing = row

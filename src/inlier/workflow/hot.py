@@ -93,7 +93,8 @@ async def _next(scope: Scope, headers: dict[bytes, bytes], token: str, body: byt
     state = scope["app"].state
     now = state.clock.now()
     async with state.db.session() as s:
-        who = await principal_for_token(s, token, now)
+        # `next` locks the person's row on PostgreSQL (see the service): here, with the lookup.
+        who = await principal_for_token(s, token, now, lock=state.pg)
         if who is None:
             raise _Declined
         scope.setdefault("state", {})["user_id"] = who.id
