@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from inlier.db import direct
 from inlier.db.direct import Direct
 from inlier.db.sqlite_inline import InlineConnection, is_inline, make_connect
 from inlier.settings import Settings, async_database_url, is_sqlite
@@ -50,7 +52,10 @@ def _sqlite_begin(conn: Any) -> None:
         # Straight on sqlite3 when the lock is free (the usual case, ~60 µs less than through
         # the engine); when another process holds it, the engine's path waits for it.
         try:
+            started = time.perf_counter()
             raw.execute("BEGIN IMMEDIATE")
+            for observe in direct.statement_observers:
+                observe("BEGIN IMMEDIATE", time.perf_counter() - started)
             return
         except sqlite3.OperationalError as error:
             if (getattr(error, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY:
