@@ -24,6 +24,7 @@ import sqlite3
 import time
 from collections import namedtuple
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import exc
@@ -37,7 +38,7 @@ statement_observers: list[Callable[[str, float], None]] = []
 
 
 class _Prepared:
-    """One statement compiled for SQLite with one set of parameter names."""
+    """One statement compiled for the dialect with one set of parameter names."""
 
     def __init__(self, statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
@@ -222,6 +223,7 @@ def _convert(prepared: _Prepared, raw_row: Sequence[Any]) -> Any:
     return prepared.row._make(values)
 
 
+_UNUSABLE: Any = SimpleNamespace(usable=False)
 _cache: dict[tuple[int, str, tuple[str, ...]], tuple[Any, _Prepared]] = {}
 
 
@@ -231,6 +233,10 @@ def _prepared(statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> _Prepa
     # The statement is kept with its entry, so its id cannot be reused by another object.
     if hit is not None and hit[0] is statement:
         return hit[1]
-    prepared = _Prepared(statement, dialect, keys)
+    try:
+        prepared = _Prepared(statement, dialect, keys)
+    except AttributeError:
+        # A SQLAlchemy release without the compiled parts read here: SQLAlchemy runs it.
+        prepared = _UNUSABLE
     _cache[key] = (statement, prepared)
     return prepared
