@@ -40,6 +40,7 @@ from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from inlier.kit.ids import parse_id
 from inlier.llm import service as llm
 from inlier.notify import service as notify
+from inlier.pay import service as pay
 from inlier.privacy import service as privacy
 from inlier.projects import service as projects
 from inlier.projects.models import Item, Project
@@ -1015,6 +1016,9 @@ async def _submit_attempt(
             )
         )
         await s.flush()
+    # Its pay line, pending while it awaits review (nothing without a rate card).
+    skills = (a.rules.requirements.get("skills") or {}).keys()
+    await pay.on_attempt_submitted(s, response, now, skills=skills)
     return response
 
 
@@ -1096,6 +1100,8 @@ async def _submit_review(
             .values(state=OPEN, leased_by=None, lease_expires_at=None, assignment_id=None)
         )
     await s.flush()
+    # The attempt's line is re-priced under the verdict, and the review gets its own.
+    await pay.on_review_decided(s, target, review, now)
     return review
 
 
