@@ -410,25 +410,28 @@ async def accrue(
     line_matches = exists().where(
         EarningsLine.response_id == Response.id, EarningsLine.basis_status == Response.status
     )
-    pending_due = exists().where(
-        EarningsLine.response_id == Response.id,
-        EarningsLine.kind == "work",
-        EarningsLine.status == PENDING,
-        EarningsLine.work_at <= due,
+    # Read from the partial index of pending lines, not by probing every response.
+    pending_due = Response.id.in_(
+        select(EarningsLine.response_id).where(
+            EarningsLine.kind == "work",
+            EarningsLine.status == PENDING,
+            EarningsLine.work_at <= due,
+        )
     )
     conditions: list[ColumnElement[bool]] = [~line_matches, pending_due]
-    if since:
+    bulk = bulk and user_id is None and response_ids is None and _dialect(s) == "postgresql"
+    if run is not None:
+        # A response's status changes only in review: past the watermark, a response needs
+        # a line if it has none, and a reviewed attempt if its line predates the verdict.
         Review = Response.__table__.alias("rv")
         reviewed = select(Review.c.target_response_id).where(
             Review.c.id > since, Review.c.target_response_id.is_not(None)
         )
-        conditions = [
-            and_(Response.id > since, ~has_line),
-            and_(Response.id.in_(reviewed), ~line_matches),
-            pending_due,
-        ]
+        conditions = [and_(Response.id.in_(reviewed), ~line_matches), pending_due]
+        if not bulk:  # the set-based pass writes exactly these
+            conditions.insert(0, and_(Response.id > since, ~has_line))
     written = 0
-    if bulk and user_id is None and response_ids is None and _dialect(s) == "postgresql":
+    if bulk:
         written += await _bulk_new_lines(s, now, st, closed, project_id, since)
     for condition in conditions:
         last = 0
@@ -608,7 +611,10 @@ async def _bulk_new_lines(
     ]
     tiers = [{"c": c, "t": int(t)} for c, t in (st.location_tiers or {}).items()]
     await s.execute(
-        text("DROP TABLE IF EXISTS pay_cards, pay_req, pay_tiers, pay_todo, pay_priced, pay_weeks")
+        text(
+            "DROP TABLE IF EXISTS pay_cards, pay_req, pay_tiers, pay_todo, pay_keys, "
+            "pay_priced, pay_weeks"
+        )
     )
     await s.execute(
         text(
@@ -669,46 +675,6 @@ async def _bulk_new_lines(
             **({"since": since} if since else {}),
         },
     )
-    keys = (
-        await s.execute(
-            text(
-                "SELECT DISTINCT card_key, stage, outcome, degree_key, tier, level_key, "
-                "active_seconds FROM pay_todo"
-            )
-        )
-    ).all()
-    if not keys:
-        await s.execute(text("DROP TABLE pay_todo"))
-        return 0
-    priced = []
-    for card_key, stage, outcome, degree_key, tier, level_key, seconds in keys:
-        rc = by_id.get(card_key)
-        worker = rules.Worker(
-            degree=None if degree_key == _NULL_KEY else degree_key,
-            location_tier=tier,
-            skill_level=None if level_key < 0 else level_key,
-        )
-        line = rules.work_line(
-            rc.card if rc else None, rc.version if rc else None, stage, seconds, outcome, worker
-        )
-        priced.append(
-            {
-                "card_key": card_key,
-                "stage": stage,
-                "outcome": outcome,
-                "degree_key": degree_key,
-                "tier": tier,
-                "level_key": level_key,
-                "secs": seconds,
-                "amount": line.amount,
-                "inputs": json.dumps(line.inputs),
-                "formula": line.formula,
-                "labels": json.dumps(line.labels),
-                "reason": line.reason,
-                "seconds": line.seconds,
-                "phase": line.labels.get("phase"),
-            }
-        )
     await s.execute(
         text(
             "CREATE TEMP TABLE pay_priced (card_key bigint, stage text, outcome text, "
@@ -716,14 +682,41 @@ async def _bulk_new_lines(
             "formula text, labels jsonb, reason text, seconds int, phase text) ON COMMIT DROP"
         )
     )
+    # Priced in chunks: a week of 2M tasks has hundreds of thousands of combinations.
     await s.execute(
         text(
-            "INSERT INTO pay_priced VALUES (:card_key, :stage, :outcome, :degree_key, :tier, "
-            ":level_key, :secs, :amount, CAST(:inputs AS jsonb), :formula, "
-            "CAST(:labels AS jsonb), :reason, :seconds, :phase)"
-        ),
-        priced,
+            "CREATE TEMP TABLE pay_keys ON COMMIT DROP AS SELECT row_number() OVER () AS n, k.* "
+            "FROM (SELECT DISTINCT card_key, stage, outcome, degree_key, tier, level_key, "
+            "active_seconds FROM pay_todo) k"
+        )
     )
+    chunk, n = 20_000, 0
+    while True:
+        keys = (
+            await s.execute(
+                text(
+                    "SELECT card_key, stage, outcome, degree_key, tier, level_key, "
+                    "active_seconds FROM pay_keys WHERE n > :lo AND n <= :hi"
+                ),
+                {"lo": n, "hi": n + chunk},
+            )
+        ).all()
+        if not keys:
+            break
+        await s.execute(
+            text(
+                "INSERT INTO pay_priced VALUES (:card_key, :stage, :outcome, :degree_key, "
+                ":tier, :level_key, :secs, :amount, CAST(:inputs AS jsonb), :formula, "
+                "CAST(:labels AS jsonb), :reason, :seconds, :phase)"
+            ),
+            [_priced(by_id, *k) for k in keys],
+        )
+        n += chunk
+    if not n:
+        await s.execute(
+            text("DROP TABLE pay_todo, pay_keys, pay_priced, pay_cards, pay_req, pay_tiers")
+        )
+        return 0
     # The pay weeks the new lines fall in (closed weeks give way to the first open one).
     span = (await s.execute(text("SELECT min(created_at), max(created_at) FROM pay_todo"))).one()
     weeks = []
@@ -764,7 +757,7 @@ async def _bulk_new_lines(
         {"currency": st.currency, "now": now},
     )
     await s.execute(
-        text("DROP TABLE pay_todo, pay_priced, pay_weeks, pay_cards, pay_req, pay_tiers")
+        text("DROP TABLE pay_todo, pay_keys, pay_priced, pay_weeks, pay_cards, pay_req, pay_tiers")
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -847,6 +840,44 @@ def _new_work_line(
         "created_at": now,
         **fields,
         **state,
+    }
+
+
+def _priced(
+    by_id: dict[int, RateCard],
+    card_key: int,
+    stage: str,
+    outcome: str,
+    degree_key: str,
+    tier: int,
+    level_key: int,
+    seconds: int,
+) -> dict[str, Any]:
+    """One combination of what a work line depends on, priced by ``rules.work_line``."""
+    rc = by_id.get(card_key)
+    worker = rules.Worker(
+        degree=None if degree_key == _NULL_KEY else degree_key,
+        location_tier=tier,
+        skill_level=None if level_key < 0 else level_key,
+    )
+    line = rules.work_line(
+        rc.card if rc else None, rc.version if rc else None, stage, seconds, outcome, worker
+    )
+    return {
+        "card_key": card_key,
+        "stage": stage,
+        "outcome": outcome,
+        "degree_key": degree_key,
+        "tier": tier,
+        "level_key": level_key,
+        "secs": seconds,
+        "amount": line.amount,
+        "inputs": json.dumps(line.inputs),
+        "formula": line.formula,
+        "labels": json.dumps(line.labels),
+        "reason": line.reason,
+        "seconds": line.seconds,
+        "phase": line.labels.get("phase"),
     }
 
 
