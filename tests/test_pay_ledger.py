@@ -299,3 +299,23 @@ def test_the_ledger_migration_keeps_every_closed_statement(engine_name: str, tmp
     assert got["closed"] is None  # no settings row yet: a run writes it
     downgrade(url, "0010_pay_costs")
     upgrade(url)
+
+
+@pytest.mark.parametrize("engine_name", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_the_queue_does_not_wait_for_a_pay_run_and_the_sweep_catches_up(
+    pay: Pay, app: Any, engine_name: str
+) -> None:
+    from inlier.pay.models import PaySettings
+
+    await pay.setup(stages={"attempt": {"per_task": usd(1000)}})
+    worker = pay.workers[0]
+    async with app.state.db.session() as held:
+        # What a pay run holds while it closes a week.
+        await held.execute(select(PaySettings).where(PaySettings.id == 1).with_for_update())
+        made = await pay.attempt(worker)  # recorded at once, without its line
+        assert f"work:{made['id']}" not in await _stored(app)
+        await held.rollback()
+    e = (await worker.get("/me/earnings")).json()  # the sweep writes it, the same line
+    (line,) = e["lines"]
+    assert line["response_id"] == made["id"] and line["amount"] == 1000
+    assert line["status"] == "accepted"
