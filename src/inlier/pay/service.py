@@ -1084,14 +1084,25 @@ async def on_attempt_submitted(
     )
 
 
-async def on_review_decided(s: AsyncSession, attempt: Work, review: Work, now: datetime) -> None:
+def priced(project_id: Any) -> ColumnElement[bool]:
+    """Whether a project has a rate card: a column the queue reads with what it submits, so a
+    project that pays nothing costs its submissions no pay query."""
+    return exists().where(RateCard.project_id == project_id)
+
+
+async def on_review_decided(
+    s: AsyncSession, attempt: Work, review: Work, now: datetime, *, priced: bool | None = None
+) -> None:
     """Call after a verdict: re-prices the attempt (accepted, or rejected at the policy's
     fraction; an adjustment if its period is closed) and writes the reviewer's own line.
-    Nothing for a project without a rate card, nor while a pay run holds the settings."""
-    priced = await s.scalar(
-        select(RateCard.id).where(RateCard.project_id == attempt.project_id).limit(1)
-    )
+    Nothing for a project without a rate card (``priced``, read if not given), nor while a
+    pay run holds the settings."""
     if priced is None:
+        card = await s.scalar(
+            select(RateCard.id).where(RateCard.project_id == attempt.project_id).limit(1)
+        )
+        priced = card is not None
+    if not priced:
         return
     await accrue(s, now, response_ids=[attempt.id, review.id], wait=False)
 
