@@ -256,6 +256,17 @@ async def _ledger(url: str) -> dict[str, Any]:
     return {"lines": lines, "runs": runs, "closed": closed}
 
 
+async def _stamps(url: str) -> dict[str, Any]:
+    from inlier.db.engine import Database
+    from inlier.settings import Settings
+
+    db = Database(Settings(database_url=url, log_level="WARNING"), null_pool=True)
+    async with db.session() as s:
+        rows = (await s.execute(text("SELECT source_key, statement_id FROM earnings_lines"))).all()
+    await db.dispose()
+    return dict(rows)
+
+
 def _as_dt(value: Any) -> Any:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
@@ -269,24 +280,40 @@ def test_the_ledger_migration_keeps_every_closed_statement(engine_name: str, tmp
     import asyncpg
 
     from conftest import PG_URL
-    from inlier.db.migrate import downgrade, upgrade
 
+    scratch = None
     if engine_name == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.db'}"
     else:
         assert PG_URL
         base, _, name = PG_URL.rpartition("/")
-        url = f"{base}/{name}_ledger"
+        scratch = f"{name}_ledger"
+        url = f"{base}/{scratch}"
 
-        async def recreate() -> None:
-            conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}_ledger"')
-                await conn.execute(f'CREATE DATABASE "{name}_ledger"')
-            finally:
-                await conn.close()
+    async def recreate(drop_only: bool = False) -> None:
+        assert PG_URL
+        conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+            if not drop_only:
+                await conn.execute(f'CREATE DATABASE "{scratch}"')
+        finally:
+            await conn.close()
 
+    if scratch:
         asyncio.run(recreate())
+    try:
+        _migrate_a_stamped_ledger(url)
+    finally:
+        if scratch:
+            asyncio.run(recreate(drop_only=True))
+
+
+def _migrate_a_stamped_ledger(url: str) -> None:
+    import asyncio
+
+    from inlier.db.migrate import downgrade, upgrade
+
     upgrade(url, "0010_pay_costs")
     asyncio.run(_seed_stamped_ledger(url))
     upgrade(url)
@@ -297,7 +324,8 @@ def test_the_ledger_migration_keeps_every_closed_statement(engine_name: str, tmp
     assert lines == {"a": w1, "b": w2, "c": w3, "d": None}
     assert {k: _as_dt(v) for k, v in got["runs"].items()} == {1: None, 2: w2}
     assert got["closed"] is None  # no settings row yet: a run writes it
-    downgrade(url, "0010_pay_costs")
+    downgrade(url, "0010_pay_costs")  # each line stamped with the statement that holds it
+    assert asyncio.run(_stamps(url)) == {"a": 1, "b": 2, "c": None, "d": None}
     upgrade(url)
 
 
