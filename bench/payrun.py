@@ -3,13 +3,16 @@
 Seeds a fresh database set-based (``generate_series``; through the API it would take hours):
 --contributors people with a spread of degrees and countries, 10 projects with a rate card
 each (hourly and per-task), and --tasks accepted tasks in one week — items, slots, assignments
-and responses, as the queue leaves them — with **no pay lines yet** (the queue does not write
-lines; the pay run does). ``--lines-written`` writes the lines before the run instead, as if
-every contributor had opened their earnings page during the week.
+and responses, as the queue leaves them — and their pay lines, as the queue writes them when
+the work is accepted: the set-based sweep writes the same rows as the queue's hook
+(``tests/test_pay_ledger.py`` checks it), so the seed uses it. Then ``VACUUM ANALYZE``, as
+autovacuum would have over the week. ``--no-lines`` leaves the lines out (work recorded
+before lines were written at acceptance): the run's sweep writes all of them.
 
 Then it closes the week with the same service the API and ``inlier payroll run`` call, and
-prints the seconds each step took, the slowest statements, the process's peak RSS, and checks
-the result (one statement per person; the statements' total is the sum of the lines).
+prints the seconds each step took, the CPU time of this process and of the PostgreSQL backend
+that ran it, the slowest statements, the process's peak RSS, and checks the result (one
+statement per person; the statements' total is the sum of the lines in the week).
 
     .venv/bin/python bench/payrun.py                                   # SQLite, 10k x 100k
     .venv/bin/python bench/payrun.py --url postgresql://postgres@127.0.0.1:5432/inlier_bench_pay \
@@ -26,11 +29,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import tempfile
 import time
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +182,17 @@ async def seed(db: Database, pg: bool, contributors: int, tasks: int) -> None:
             await s.execute(text("ANALYZE"))
 
 
+def _cpu_of(pid: int | None) -> float:
+    """User + system CPU seconds of a local process (the PostgreSQL backend), 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Statements:
     """Every SQL statement's wall time, summed by its text."""
 
@@ -214,11 +229,19 @@ async def main(args: argparse.Namespace, url: str) -> None:
     seeded = time.perf_counter() - t0
     now = datetime(2026, 12, 1)
     prewritten = 0.0
-    if args.lines_written:
+    if not args.no_lines:
         t1 = time.perf_counter()
         async with db.session() as s:
-            await pay.accrue(s, now)
+            # As the queue's hook would have, when each piece of work was accepted.
+            await pay.accrue(s, datetime.combine(WEEK, datetime.min.time()) + timedelta(days=7))
         prewritten = time.perf_counter() - t1
+        if pg:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("VACUUM ANALYZE")
+            finally:
+                await conn.close()
+    rss_seed = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stmts = Statements()
     stmts.attach(db)
     marks: dict[str, float] = {}
@@ -227,7 +250,10 @@ async def main(args: argparse.Namespace, url: str) -> None:
     def progress(name: str) -> None:
         marks[name] = time.perf_counter() - t1
 
+    cpu0 = time.process_time()
     async with db.session() as s:
+        backend = await s.scalar(text("SELECT pg_backend_pid()")) if pg else None
+        server0 = _cpu_of(backend)
         if args.explain and pg:
             # EXPLAIN ANALYZE of every statement over a second, into the server's log.
             await s.execute(text("LOAD 'auto_explain'"))
@@ -237,18 +263,21 @@ async def main(args: argparse.Namespace, url: str) -> None:
             await s.execute(text("SET auto_explain.log_triggers = on"))
         run, created = await pay.create_payrun(s, None, WEEK, now, progress)
         out = pay.payrun_out(run)
+        server = _cpu_of(backend) - server0
     elapsed = time.perf_counter() - t1
+    cpu = time.process_time() - cpu0
     async with db.session() as s:
         lines, line_total = (
             await s.execute(
                 text(
                     "SELECT count(*), coalesce(sum(amount), 0) FROM earnings_lines "
-                    "WHERE statement_id IS NOT NULL"
-                )
+                    "WHERE period_start < :end"
+                ),
+                {"end": run.period_end},
             )
         ).one()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    before = "yes" if args.lines_written else "no"
+    before = "no" if args.no_lines else "yes (as the queue writes them)"
     print(
         f"engine={'postgresql' if pg else 'sqlite'} contributors={args.contributors:,} "
         f"tasks={args.tasks:,} lines written before the run: {before}"
@@ -267,10 +296,14 @@ async def main(args: argparse.Namespace, url: str) -> None:
     print(
         f"  {out['statements']:,} statements, {lines:,} lines, total {out['total']:,} minor units"
     )
+    print(
+        f"CPU during the run: this process {cpu:.1f} s"
+        + (f", the PostgreSQL backend {server:.1f} s" if pg else "")
+    )
     print("slowest statements (total s, calls, SQL):")
     for total, calls, sql in stmts.slowest():
         print(f"  {total:7.2f} s {calls:5d}x  {' '.join(sql.split())[:150]}")
-    print(f"peak RSS: {peak_mib:.0f} MiB")
+    print(f"peak RSS: {peak_mib:.0f} MiB (after seeding and writing the lines: {rss_seed:.0f} MiB)")
     assert created and out["statements"] == min(args.contributors, args.tasks), out
     assert out["total"] == line_total, (out["total"], line_total)
     await db.dispose()
@@ -281,7 +314,11 @@ if __name__ == "__main__":
     ap.add_argument("--url", default=None, help="postgresql://… (default: a temporary SQLite)")
     ap.add_argument("--contributors", type=int, default=None)
     ap.add_argument("--tasks", type=int, default=None)
-    ap.add_argument("--lines-written", action="store_true", help="write the lines before the run")
+    ap.add_argument(
+        "--no-lines",
+        action="store_true",
+        help="seed no pay lines (work recorded before the queue wrote them): the run writes all",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     ap.add_argument(
         "--explain",

@@ -31,6 +31,15 @@ class PaySettings(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     location_tiers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     updated_at: Mapped[datetime | None]
+    # The end of the latest closed pay period, kept on this row so that a line writer holding
+    # it (FOR KEY SHARE) reads the value a pay run committed: no line lands in a closed week.
+    closed_until: Mapped[datetime | None]
+    # The pay run's sweep checks responses after ``swept_through``; ``sweep_mark`` (the last
+    # response seen at ``sweep_mark_at``) becomes it once no transaction can still be writing
+    # a response below it.
+    swept_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    sweep_mark: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    sweep_mark_at: Mapped[datetime | None]
 
 
 class RateCard(Base):
@@ -63,10 +72,13 @@ class PayRun(Base):
     currency: Mapped[str] = mapped_column(String(3))
     created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
     created_at: Mapped[datetime]
+    # The first pay period whose lines the run closes (the end of the run before it; ``None``:
+    # from the beginning). Its statements hold the lines of ``[lines_from, period_end)``.
+    lines_from: Mapped[datetime | None]
 
 
 class Statement(Base):
-    """What one person earned in one pay run: the sum of the lines that point at it."""
+    """What one person earned in one pay run: the sum of their lines in the run's periods."""
 
     __tablename__ = "statements"
     __table_args__ = (
@@ -105,6 +117,11 @@ class Payout(Base):
 class EarningsLine(Base):
     """One explained amount: ``amount == round_half_up(formula(inputs))``, always.
 
+    ``period_start`` is the pay period the line belongs to, chosen when it is accepted (the
+    week of the work's acceptance, or the first open week when that one is closed); a pending
+    line has none. A line is on the statement of its person in the pay run whose periods hold
+    its period, so closing a week never rewrites its lines.
+
     ``source_key`` names what the line is for (``work:<response>``, ``adj:<response>:<status>``,
     ``inc:…``, ``floor:…``, ``carry:<statement>``, ``payout:<payout>``) and is unique, so every
     writer — the queue's hooks, the sweep, concurrent pay runs — writes a line at most once.
@@ -113,16 +130,9 @@ class EarningsLine(Base):
     __tablename__ = "earnings_lines"
     __table_args__ = (
         Index("ix_earnings_lines_user_period", "user_id", "period_start"),
-        # Partial: a line leaves these once it is on a statement (or accepted), so closing a
-        # week writes fewer index entries and the indexes hold only what is still open.
-        Index(
-            "ix_earnings_lines_open",
-            "period_start",
-            sqlite_where=text("statement_id IS NULL"),
-            postgresql_where=text("statement_id IS NULL"),
-        ),
+        Index("ix_earnings_lines_period", "period_start"),
         Index("ix_earnings_lines_response", "response_id", "basis_status"),
-        Index("ix_earnings_lines_statement", "statement_id"),
+        # Partial: a line leaves it once accepted, so it holds only work awaiting review.
         Index(
             "ix_earnings_lines_pending",
             "work_at",
@@ -162,7 +172,4 @@ class EarningsLine(Base):
     work_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     period_start: Mapped[datetime | None]
-    statement_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("statements.id", ondelete="SET NULL")
-    )
     created_at: Mapped[datetime]

@@ -1,11 +1,17 @@
 """The rules of pay: settings, rate cards, the ledger's sweep, pay runs, statements, payouts.
 
-Lines are written by one function, ``accrue``: for every response whose pay line does not
-yet reflect its current status it computes the line (or, when the old line is already on a
-closed statement, an adjustment for the difference). It is idempotent and set-driven: it
-looks only at responses whose line is missing or out of date, in batches. The queue may call
-``on_attempt_submitted``/``on_review_decided`` to write lines as work happens; the pay run
-sweeps whatever those hooks did not reach, so pay is right whether or not they are wired.
+Lines are written when work is accepted: the queue calls ``on_attempt_submitted`` and
+``on_review_decided`` in the transaction that records the work. One function, ``accrue``, is
+the guarantee behind them: for every response whose pay line does not yet reflect its current
+status it computes the line (or, when the old line is already in a closed period, an
+adjustment for the difference). It is idempotent and set-driven, in batches; the pay run's
+sweep looks only at what changed since the sweeps before it. So pay is right whether a line
+came from a hook, from the sweep, or from code that does not go through the queue.
+
+A statement's lines are its person's lines in the pay periods its run closed: a line carries
+its period from the moment it is accepted, and a closed period is never written again, because
+every line writer holds the settings row (``FOR KEY SHARE``, on PostgreSQL) that a pay run
+locks and updates with the end of the closed periods.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ColumnElement,
     String,
     and_,
     case,
@@ -30,6 +37,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -173,8 +181,48 @@ def _naive_utc(at: datetime) -> datetime:
 
 async def closed_until(s: AsyncSession) -> datetime | None:
     """The end of the latest closed pay period: nothing before it may change."""
-    value = await s.scalar(select(func.max(PayRun.period_end)).where(PayRun.status == "closed"))
+    value = await s.scalar(select(PaySettings.closed_until).where(PaySettings.id == 1))
     return value if isinstance(value, datetime) else None
+
+
+async def _hold(s: AsyncSession, *, wait: bool = True) -> tuple[bool, datetime | None]:
+    """Hold the settings row while writing lines; ``(held, end of the closed periods)``.
+
+    A pay run locks the row (``FOR UPDATE``) and writes the new end of the closed periods on
+    it, so a writer that holds it (``FOR KEY SHARE``, which writers do not contend on) either
+    writes before the run starts or reads the run's result: a line never lands in a period
+    closed under it. ``wait=False`` (the queue's hooks) does not wait for a run: ``(False,
+    …)`` then, and the sweep writes the line later. SQLite has one writer: nothing to hold.
+    """
+    q = select(PaySettings.closed_until).where(PaySettings.id == 1)
+    if _dialect(s) == "postgresql":
+        q = q.with_for_update(key_share=True, skip_locked=not wait)
+    row = (await s.execute(q)).first()
+    if row is None:
+        if not wait:
+            return False, None
+        await _settings_row(s)
+        return await _hold(s, wait=wait)
+    return True, row[0]
+
+
+def _open_line(closed: datetime | None) -> ColumnElement[bool]:
+    """Lines not in a closed period: pending, or in a period from ``closed`` on."""
+    L = EarningsLine
+    if closed is None:
+        return literal(True) == literal(True)
+    return or_(L.period_start.is_(None), L.period_start >= closed)
+
+
+def _in_run(run: PayRun, user_id: Any = None) -> ColumnElement[bool]:
+    """The lines a run's statements hold: those in the periods it closed."""
+    L = EarningsLine
+    cond = [L.period_start < run.period_end]
+    if run.lines_from is not None:
+        cond.append(L.period_start >= run.lines_from)
+    if user_id is not None:
+        cond.append(L.user_id == user_id)
+    return and_(*cond)
 
 
 def _check_currency(card: dict[str, Any], currency: str) -> None:
@@ -201,8 +249,8 @@ async def put_rate_card(
     card = body.model_dump(mode="json", exclude={"effective_from"}, exclude_none=True)
     _check_currency(card, st.currency)
     effective = _naive_utc(body.effective_from)
-    await _settings_row(s, lock=True)  # one pay writer at a time: no run closes under us
-    closed = await closed_until(s)
+    # One pay writer at a time: no run closes under us, no line is written beside us.
+    closed = (await _settings_row(s, lock=True)).closed_until
     if closed is not None and effective < closed:
         raise Conflict(
             f"effective_from falls inside a closed pay period (closed until {iso(closed)}); "
@@ -236,7 +284,7 @@ async def put_rate_card(
         delete(EarningsLine).where(
             EarningsLine.project_id == project.id,
             EarningsLine.kind == "work",
-            EarningsLine.statement_id.is_(None),
+            _open_line(closed),
             EarningsLine.work_at >= effective,
         )
     )
@@ -339,30 +387,53 @@ async def accrue(
     response_ids: Sequence[int] | None = None,
     bulk: bool = True,
     run: PayRun | None = None,
+    wait: bool = True,
 ) -> int:
     """Bring the ledger up to date with the responses; returns how many lines it wrote.
 
     On PostgreSQL a sweep of everyone (the pay run, a project's costs, a new rate card) writes
     the lines of responses that have none in one set-based pass (``_bulk_new_lines``); what is
     left — lines to re-price, adjustments, auto-acceptances — goes through ``_apply`` in
-    batches. ``bulk=False`` keeps to ``_apply`` (tests compare the two). Within a pay ``run``
-    the set-based pass puts the lines the run closes straight onto its statements."""
+    batches. ``bulk=False`` keeps to ``_apply`` (tests compare the two). A pay ``run``'s sweep
+    looks only at responses after the settings' ``swept_through`` and at attempts reviewed
+    since (every earlier response was checked by a sweep before it). ``wait=False`` writes
+    nothing while a pay run holds the settings (the queue's hooks: the sweep catches up)."""
+    held, closed = await _hold(s, wait=wait)
+    if not held:
+        return 0
     st = await settings(s)
-    closed = await closed_until(s)
     due = now - timedelta(days=st.auto_accept_days)
+    since = 0
+    if run is not None:
+        since = int(await s.scalar(select(PaySettings.swept_through)) or 0)
+    has_line = exists().where(EarningsLine.response_id == Response.id)
     line_matches = exists().where(
         EarningsLine.response_id == Response.id, EarningsLine.basis_status == Response.status
     )
-    pending_due = exists().where(
-        EarningsLine.response_id == Response.id,
-        EarningsLine.kind == "work",
-        EarningsLine.status == PENDING,
-        EarningsLine.work_at <= due,
+    # Read from the partial index of pending lines, not by probing every response.
+    pending_due = Response.id.in_(
+        select(EarningsLine.response_id).where(
+            EarningsLine.kind == "work",
+            EarningsLine.status == PENDING,
+            EarningsLine.work_at <= due,
+        )
     )
+    conditions: list[ColumnElement[bool]] = [~line_matches, pending_due]
+    bulk = bulk and user_id is None and response_ids is None and _dialect(s) == "postgresql"
+    if run is not None:
+        # A response's status changes only in review: past the watermark, a response needs
+        # a line if it has none, and a reviewed attempt if its line predates the verdict.
+        Review = Response.__table__.alias("rv")
+        reviewed = select(Review.c.target_response_id).where(
+            Review.c.id > since, Review.c.target_response_id.is_not(None)
+        )
+        conditions = [and_(Response.id.in_(reviewed), ~line_matches), pending_due]
+        if not bulk:  # the set-based pass writes exactly these
+            conditions.insert(0, and_(Response.id > since, ~has_line))
     written = 0
-    if bulk and user_id is None and response_ids is None and _dialect(s) == "postgresql":
-        written += await _bulk_new_lines(s, now, st, closed, project_id, run)
-    for condition in (~line_matches, pending_due):
+    if bulk:
+        written += await _bulk_new_lines(s, now, st, closed, project_id, since)
+    for condition in conditions:
         last = 0
         while True:
             q = select(Response.id).where(condition, Response.id > last)
@@ -510,7 +581,7 @@ async def _bulk_new_lines(
     st: Settings,
     closed: datetime | None,
     project_id: int | None,
-    run: PayRun | None = None,
+    since: int = 0,
 ) -> int:
     """Work lines for every response that has none, set-based (PostgreSQL).
 
@@ -518,9 +589,8 @@ async def _bulk_new_lines(
     submitted, stage, outcome, degree, location tier, skill level, active seconds); Python
     prices each *distinct* combination with ``rules.work_line`` — the same function ``_apply``
     uses, so a line is the same whichever path wrote it — and one ``INSERT … SELECT`` joins
-    the prices back and writes the lines with their acceptance time and period. In a pay
-    ``run``, the lines it closes are written onto their statements at once (made first, one
-    per person), so closing the week need not rewrite them.
+    the prices back and writes the lines with their acceptance time and period. Only
+    responses after ``since`` are looked at (the pay run's watermark).
     """
     from sqlalchemy import text
 
@@ -541,7 +611,10 @@ async def _bulk_new_lines(
     ]
     tiers = [{"c": c, "t": int(t)} for c, t in (st.location_tiers or {}).items()]
     await s.execute(
-        text("DROP TABLE IF EXISTS pay_cards, pay_req, pay_tiers, pay_todo, pay_priced, pay_weeks")
+        text(
+            "DROP TABLE IF EXISTS pay_cards, pay_req, pay_tiers, pay_todo, pay_keys, "
+            "pay_priced, pay_weeks"
+        )
     )
     await s.execute(
         text(
@@ -560,6 +633,7 @@ async def _bulk_new_lines(
     if tiers:
         await s.execute(text("INSERT INTO pay_tiers VALUES (:c, :t)"), tiers)
     only = "AND r.project_id = :project" if project_id is not None else ""
+    only += " AND r.id > :since" if since else ""
     await s.execute(
         text(
             f"""
@@ -598,48 +672,9 @@ async def _bulk_new_lines(
             "days": st.auto_accept_days,
             "now": now,
             **({"project": project_id} if project_id is not None else {}),
+            **({"since": since} if since else {}),
         },
     )
-    keys = (
-        await s.execute(
-            text(
-                "SELECT DISTINCT card_key, stage, outcome, degree_key, tier, level_key, "
-                "active_seconds FROM pay_todo"
-            )
-        )
-    ).all()
-    if not keys:
-        await s.execute(text("DROP TABLE pay_todo"))
-        return 0
-    priced = []
-    for card_key, stage, outcome, degree_key, tier, level_key, seconds in keys:
-        rc = by_id.get(card_key)
-        worker = rules.Worker(
-            degree=None if degree_key == _NULL_KEY else degree_key,
-            location_tier=tier,
-            skill_level=None if level_key < 0 else level_key,
-        )
-        line = rules.work_line(
-            rc.card if rc else None, rc.version if rc else None, stage, seconds, outcome, worker
-        )
-        priced.append(
-            {
-                "card_key": card_key,
-                "stage": stage,
-                "outcome": outcome,
-                "degree_key": degree_key,
-                "tier": tier,
-                "level_key": level_key,
-                "secs": seconds,
-                "amount": line.amount,
-                "inputs": json.dumps(line.inputs),
-                "formula": line.formula,
-                "labels": json.dumps(line.labels),
-                "reason": line.reason,
-                "seconds": line.seconds,
-                "phase": line.labels.get("phase"),
-            }
-        )
     await s.execute(
         text(
             "CREATE TEMP TABLE pay_priced (card_key bigint, stage text, outcome text, "
@@ -647,14 +682,41 @@ async def _bulk_new_lines(
             "formula text, labels jsonb, reason text, seconds int, phase text) ON COMMIT DROP"
         )
     )
+    # Priced in chunks: a week of 2M tasks has hundreds of thousands of combinations.
     await s.execute(
         text(
-            "INSERT INTO pay_priced VALUES (:card_key, :stage, :outcome, :degree_key, :tier, "
-            ":level_key, :secs, :amount, CAST(:inputs AS jsonb), :formula, "
-            "CAST(:labels AS jsonb), :reason, :seconds, :phase)"
-        ),
-        priced,
+            "CREATE TEMP TABLE pay_keys ON COMMIT DROP AS SELECT row_number() OVER () AS n, k.* "
+            "FROM (SELECT DISTINCT card_key, stage, outcome, degree_key, tier, level_key, "
+            "active_seconds FROM pay_todo) k"
+        )
     )
+    chunk, n = 20_000, 0
+    while True:
+        keys = (
+            await s.execute(
+                text(
+                    "SELECT card_key, stage, outcome, degree_key, tier, level_key, "
+                    "active_seconds FROM pay_keys WHERE n > :lo AND n <= :hi"
+                ),
+                {"lo": n, "hi": n + chunk},
+            )
+        ).all()
+        if not keys:
+            break
+        await s.execute(
+            text(
+                "INSERT INTO pay_priced VALUES (:card_key, :stage, :outcome, :degree_key, "
+                ":tier, :level_key, :secs, :amount, CAST(:inputs AS jsonb), :formula, "
+                "CAST(:labels AS jsonb), :reason, :seconds, :phase)"
+            ),
+            [_priced(by_id, *k) for k in keys],
+        )
+        n += chunk
+    if not n:
+        await s.execute(
+            text("DROP TABLE pay_todo, pay_keys, pay_priced, pay_cards, pay_req, pay_tiers")
+        )
+        return 0
     # The pay weeks the new lines fall in (closed weeks give way to the first open one).
     span = (await s.execute(text("SELECT min(created_at), max(created_at) FROM pay_todo"))).one()
     weeks = []
@@ -671,59 +733,152 @@ async def _bulk_new_lines(
         )
     )
     await s.execute(text("INSERT INTO pay_weeks VALUES (:lo, :hi, :period)"), weeks)
-    closes = ""
-    if run is not None:
-        # One statement per person with a line this run closes; the lines go straight on it.
-        await s.execute(
-            text(
-                """
-                INSERT INTO statements (payrun_id, user_id, period_start, period_end, total,
-                    carried_forward, created_at)
-                SELECT DISTINCT CAST(:run AS bigint), t.user_id, CAST(:start AS timestamp),
-                       CAST(:end AS timestamp), 0, 0, CAST(:now AS timestamp)
-                FROM pay_todo t JOIN pay_weeks w ON t.accepted_at >= w.lo AND t.accepted_at < w.hi
-                WHERE w.period < :end
-                ON CONFLICT (payrun_id, user_id) DO NOTHING
-                """
-            ),
-            {"run": run.id, "start": run.period_start, "end": run.period_end, "now": now},
-        )
-        closes = (
-            "LEFT JOIN statements st ON st.payrun_id = :run AND st.user_id = t.user_id "
-            "AND w.period < :end"
-        )
     result = await s.execute(
         text(
             """
             INSERT INTO earnings_lines (source_key, user_id, project_id, response_id, stage,
                 kind, status, basis_status, amount, currency, inputs, formula, labels, reason,
                 seconds, active_seconds, phase, rate_card_id, work_at, accepted_at,
-                period_start, statement_id, created_at)
+                period_start, created_at)
             SELECT 'work:' || t.id, t.user_id, t.project_id, t.id, t.stage, 'work',
                    CASE WHEN t.accepted_at IS NULL THEN 'pending' ELSE 'accepted' END,
                    t.status, p.amount, :currency, p.inputs, p.formula, p.labels, p.reason,
                    p.seconds, GREATEST(t.active_seconds, 0), p.phase, NULLIF(t.card_key, 0),
-                   t.created_at, t.accepted_at, w.period, {statement}, :now
+                   t.created_at, t.accepted_at, w.period, :now
             FROM pay_todo t
             JOIN pay_priced p ON p.card_key = t.card_key AND p.stage = t.stage
                  AND p.outcome = t.outcome AND p.degree_key = t.degree_key
                  AND p.tier = t.tier AND p.level_key = t.level_key
                  AND p.secs = t.active_seconds
             LEFT JOIN pay_weeks w ON t.accepted_at >= w.lo AND t.accepted_at < w.hi
-            {closes}
             ON CONFLICT (source_key) DO NOTHING
-            """.format(statement="st.id" if run is not None else "NULL", closes=closes)
+            """
         ),
-        {
-            "currency": st.currency,
-            "now": now,
-            **({"run": run.id, "end": run.period_end} if run is not None else {}),
-        },
+        {"currency": st.currency, "now": now},
     )
     await s.execute(
-        text("DROP TABLE pay_todo, pay_priced, pay_weeks, pay_cards, pay_req, pay_tiers")
+        text("DROP TABLE pay_todo, pay_keys, pay_priced, pay_weeks, pay_cards, pay_req, pay_tiers")
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+class Work(Protocol):
+    """A recorded response, as the queue holds it (a ``Response`` or what it wrote with Core)."""
+
+    id: int
+    user_id: int
+    project_id: int
+    stage: str
+    status: str
+    needs_review: bool
+    active_seconds: int
+    created_at: datetime
+
+
+def _work(
+    r: Work,
+    reviewed_at: datetime | None,
+    rc: RateCard | None,
+    worker: rules.Worker,
+    st: Settings,
+    closed: datetime | None,
+    now: datetime,
+) -> tuple[rules.Computed, dict[str, Any], dict[str, Any]]:
+    """A work line's amount and inputs, and when it counts (status, acceptance, period)."""
+    # A review's status is the verdict it gave: rejecting work is work done, paid in full.
+    outcome = r.status if r.stage == "attempt" else "submitted"
+    c = rules.work_line(
+        rc.card if rc else None,
+        rc.version if rc else None,
+        r.stage,
+        r.active_seconds,
+        outcome,
+        worker,
+    )
+    # When the work counts as accepted: at once without review, on the review, or
+    # auto_accept_days after submission if nobody reviewed it first.
+    auto_at = r.created_at + timedelta(days=st.auto_accept_days)
+    accepted_at: datetime | None
+    if r.stage != "attempt" or not r.needs_review:
+        accepted_at = r.created_at
+    elif reviewed_at is not None:
+        accepted_at = min(reviewed_at, auto_at)
+    else:
+        accepted_at = auto_at if auto_at <= now else None
+    fields = {
+        "amount": c.amount,
+        "inputs": c.inputs,
+        "formula": c.formula,
+        "labels": c.labels,
+        "reason": c.reason,
+        "seconds": c.seconds,
+        "basis_status": r.status,
+        "rate_card_id": rc.id if rc else None,
+        "phase": c.labels.get("phase"),
+        "active_seconds": max(0, int(r.active_seconds or 0)),
+    }
+    state = {
+        "status": ACCEPTED if accepted_at else PENDING,
+        "accepted_at": accepted_at,
+        "period_start": _period(accepted_at, st, closed) if accepted_at else None,
+    }
+    return c, fields, state
+
+
+def _new_work_line(
+    r: Work, fields: dict[str, Any], state: dict[str, Any], st: Settings, now: datetime
+) -> dict[str, Any]:
+    return {
+        "source_key": f"work:{r.id}",
+        "user_id": r.user_id,
+        "project_id": r.project_id,
+        "response_id": r.id,
+        "stage": r.stage,
+        "kind": "work",
+        "currency": st.currency,
+        "work_at": r.created_at,
+        "created_at": now,
+        **fields,
+        **state,
+    }
+
+
+def _priced(
+    by_id: dict[int, RateCard],
+    card_key: int,
+    stage: str,
+    outcome: str,
+    degree_key: str,
+    tier: int,
+    level_key: int,
+    seconds: int,
+) -> dict[str, Any]:
+    """One combination of what a work line depends on, priced by ``rules.work_line``."""
+    rc = by_id.get(card_key)
+    worker = rules.Worker(
+        degree=None if degree_key == _NULL_KEY else degree_key,
+        location_tier=tier,
+        skill_level=None if level_key < 0 else level_key,
+    )
+    line = rules.work_line(
+        rc.card if rc else None, rc.version if rc else None, stage, seconds, outcome, worker
+    )
+    return {
+        "card_key": card_key,
+        "stage": stage,
+        "outcome": outcome,
+        "degree_key": degree_key,
+        "tier": tier,
+        "level_key": level_key,
+        "secs": seconds,
+        "amount": line.amount,
+        "inputs": json.dumps(line.inputs),
+        "formula": line.formula,
+        "labels": json.dumps(line.labels),
+        "reason": line.reason,
+        "seconds": line.seconds,
+        "phase": line.labels.get("phase"),
+    }
 
 
 async def _apply(
@@ -789,63 +944,17 @@ async def _apply(
             skill_level=max(held) if held else None,
         )
         rc = cards.at(r.project_id, r.created_at)
-        # A review's status is the verdict it gave: rejecting work is work done, paid in full.
-        outcome = r.status if r.stage == "attempt" else "submitted"
-        c = rules.work_line(
-            rc.card if rc else None,
-            rc.version if rc else None,
-            r.stage,
-            r.active_seconds,
-            outcome,
-            worker,
-        )
-        # When the work counts as accepted: at once without review, on the review, or
-        # auto_accept_days after submission if nobody reviewed it first.
-        auto_at = r.created_at + timedelta(days=st.auto_accept_days)
-        accepted_at: datetime | None
-        if r.stage != "attempt" or not r.needs_review:
-            accepted_at = r.created_at
-        elif r.reviewed_at is not None:
-            accepted_at = min(r.reviewed_at, auto_at)
-        else:
-            accepted_at = auto_at if auto_at <= now else None
+        c, fields, state = _work(r, r.reviewed_at, rc, worker, st, closed, now)
         lines = existing.get(r.id, [])
         work = next((ln for ln in lines if ln.kind == "work"), None)
-        fields = {
-            "amount": c.amount,
-            "inputs": c.inputs,
-            "formula": c.formula,
-            "labels": c.labels,
-            "reason": c.reason,
-            "seconds": c.seconds,
-            "basis_status": r.status,
-            "rate_card_id": rc.id if rc else None,
-            "phase": c.labels.get("phase"),
-            "active_seconds": max(0, int(r.active_seconds or 0)),
-        }
-        if work is None or work.statement_id is None:
-            period = _period(accepted_at, st, closed) if accepted_at else None
-            state = {
-                "status": ACCEPTED if accepted_at else PENDING,
-                "accepted_at": accepted_at,
-                "period_start": period,
-            }
+        if (
+            work is None
+            or work.period_start is None
+            or closed is None
+            or (work.period_start >= closed)
+        ):
             if work is None:
-                inserts.append(
-                    {
-                        "source_key": f"work:{r.id}",
-                        "user_id": r.user_id,
-                        "project_id": r.project_id,
-                        "response_id": r.id,
-                        "stage": r.stage,
-                        "kind": "work",
-                        "currency": st.currency,
-                        "work_at": r.created_at,
-                        "created_at": now,
-                        **fields,
-                        **state,
-                    }
-                )
+                inserts.append(_new_work_line(r, fields, state, st, now))
             else:
                 updates.append({"id": work.id, **fields, **state})
             continue
@@ -889,7 +998,7 @@ async def _apply(
         for u in updates:
             await s.execute(
                 update(EarningsLine)
-                .where(EarningsLine.id == u["id"], EarningsLine.statement_id.is_(None))
+                .where(EarningsLine.id == u["id"], _open_line(closed))
                 .values({k: v for k, v in u.items() if k != "id"})
             )
     return len(inserts) + len(updates)
@@ -898,17 +1007,104 @@ async def _apply(
 # ---- hooks for the queue ---------------------------------------------------------------------
 
 
-async def on_attempt_submitted(s: AsyncSession, response: Response, now: datetime) -> None:
-    """Call after an attempt (or a review) is recorded: writes its line, pending or accepted."""
-    await accrue(s, now, response_ids=[response.id])
+async def on_attempt_submitted(
+    s: AsyncSession, response: Work, now: datetime, *, skills: Iterable[str] | None = None
+) -> None:
+    """Write the line of work just recorded, in the caller's transaction: pending while it
+    awaits review, accepted otherwise (in the week of ``now``, the first open one).
+
+    One query reads what the amount depends on — the card in force when the work was
+    submitted, the person's degree, country and level in the project's required ``skills``
+    (the project's requirements, read if not given), the settings — and holds the settings
+    row; one ``INSERT`` writes the line. Nothing is written for a project without a rate card
+    in force (its ``0`` lines come from the sweep), nor while a pay run holds the settings:
+    the sweep writes what this did not, the same line.
+    """
+    if skills is None:
+        req = await s.scalar(select(Project.requirements).where(Project.id == response.project_id))
+        skills = ((req or {}).get("skills") or {}).keys()
+    wanted = sorted(skills)
+    card_id = (
+        select(RateCard.id)
+        .where(
+            RateCard.project_id == response.project_id,
+            RateCard.effective_from <= response.created_at,
+        )
+        .order_by(RateCard.effective_from.desc(), RateCard.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    level: Any = literal(None)
+    if wanted:
+        level = (
+            select(func.max(UserSkill.level))
+            .where(UserSkill.user_id == response.user_id, UserSkill.skill.in_(wanted))
+            .scalar_subquery()
+        )
+    P = PaySettings
+    q = (
+        select(
+            P.currency,
+            P.auto_accept_days,
+            P.default_location_tier,
+            P.timezone,
+            P.location_tiers,
+            P.closed_until,
+            RateCard,
+            User.profile,
+            level.label("level"),
+        )
+        .select_from(P)
+        .join(RateCard, RateCard.id == card_id)
+        .join(User, User.id == response.user_id)
+        .where(P.id == 1)
+    )
+    if _dialect(s) == "postgresql":
+        q = q.with_for_update(key_share=True, skip_locked=True, of=P)
+    row = (await s.execute(q)).first()
+    if row is None:
+        return
+    st = Settings(
+        row.currency,
+        0,
+        row.auto_accept_days,
+        row.default_location_tier,
+        row.timezone,
+        dict(row.location_tiers or {}),
+    )
+    profile = row.profile or {}
+    worker = rules.Worker(
+        degree=profile.get("degree"),
+        location_tier=st.tier_of(profile.get("country")),
+        skill_level=row.level,
+    )
+    _, fields, state = _work(response, None, row.RateCard, worker, st, row.closed_until, now)
+    await _insert_ignore(
+        s, EarningsLine, [_new_work_line(response, fields, state, st, now)], "source_key"
+    )
+
+
+def priced(project_id: Any) -> ColumnElement[bool]:
+    """Whether a project has a rate card: a column the queue reads with what it submits, so a
+    project that pays nothing costs its submissions no pay query."""
+    return exists().where(RateCard.project_id == project_id)
 
 
 async def on_review_decided(
-    s: AsyncSession, attempt: Response, review: Response, now: datetime
+    s: AsyncSession, attempt: Work, review: Work, now: datetime, *, priced: bool | None = None
 ) -> None:
     """Call after a verdict: re-prices the attempt (accepted, or rejected at the policy's
-    fraction) and writes the reviewer's own line."""
-    await accrue(s, now, response_ids=[attempt.id, review.id])
+    fraction; an adjustment if its period is closed) and writes the reviewer's own line.
+    Nothing for a project without a rate card (``priced``, read if not given), nor while a
+    pay run holds the settings."""
+    if priced is None:
+        card = await s.scalar(
+            select(RateCard.id).where(RateCard.project_id == attempt.project_id).limit(1)
+        )
+        priced = card is not None
+    if not priced:
+        return
+    await accrue(s, now, response_ids=[attempt.id, review.id], wait=False)
 
 
 # ---- pay runs --------------------------------------------------------------------------------
@@ -947,7 +1143,8 @@ async def create_payrun(
     existing = await s.scalar(select(PayRun).where(PayRun.period_start == start))
     if existing is not None:
         return existing, False
-    await _settings_row(s, lock=True)  # pay runs and rate-card changes take turns
+    # Pay runs, rate-card changes and line writers take turns on the settings row.
+    row = await _settings_row(s, lock=True)
     existing = await s.scalar(
         select(PayRun).where(PayRun.period_start == start).execution_options(populate_existing=True)
     )
@@ -962,6 +1159,7 @@ async def create_payrun(
         currency=st.currency,
         created_by=who.id if who else None,
         created_at=now,
+        lines_from=row.closed_until,
     )
     s.add(run)
     try:
@@ -974,11 +1172,20 @@ async def create_payrun(
         return again, False
     step = progress or (lambda _name: None)
     step("lines")
+    mark = int(await s.scalar(select(func.coalesce(func.max(Response.id), 0))) or 0)
     await accrue(s, now, run=run)
     step("bonuses")
     await _bonuses(s, st, run, now)
     step("statements")
     await _close(s, st, run, now)
+    if row.closed_until is None or row.closed_until < end:
+        row.closed_until = end
+    # The sweep after next may start past what this one saw: by then no transaction that
+    # began before this run can still be writing a response below it.
+    if row.sweep_mark_at is None or row.sweep_mark_at <= now - timedelta(days=1):
+        row.swept_through = row.sweep_mark
+        row.sweep_mark, row.sweep_mark_at = mark, now
+    await s.flush()
     await _tell_statements_ready(s, run, now)
     step("done")
     diff = {"after": {"period_start": iso(run.period_start), "statements": run.statements}}
@@ -1009,13 +1216,7 @@ def _json_obj(s: AsyncSession, *pairs: Any) -> Any:
 async def _bonuses(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> None:
     """Incentive and floor lines for the work being closed, per person and project."""
     start, end = run.period_start, run.period_end
-    this_run = select(Statement.id).where(Statement.payrun_id == run.id)
-    open_work = and_(
-        EarningsLine.kind == "work",
-        EarningsLine.status == ACCEPTED,
-        EarningsLine.statement_id.is_(None) | EarningsLine.statement_id.in_(this_run),
-        EarningsLine.period_start < end,
-    )
+    open_work = and_(EarningsLine.kind == "work", EarningsLine.status == ACCEPTED, _in_run(run))
     project_ids = list(
         (await s.execute(select(EarningsLine.project_id).where(open_work).distinct())).scalars()
     )
@@ -1171,9 +1372,13 @@ async def _bonuses(s: AsyncSession, st: Settings, run: PayRun, now: datetime) ->
 
 
 async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> None:
-    """Statements from the open accepted lines, set-based: insert, attach, total, pay out."""
+    """One statement per person with lines in the periods the run closes, with its total
+    and what it carries forward, in one ``INSERT … SELECT … GROUP BY``; then its payouts and
+    carried balances. The lines are not written: a statement's lines are its person's lines
+    in its run's periods."""
     L = EarningsLine
-    closing = and_(L.status == ACCEPTED, L.statement_id.is_(None), L.period_start < run.period_end)
+    summed = func.sum(L.amount)
+    below = or_(summed < st.payout_threshold, summed < 0)
     ins = pg_insert(Statement) if _dialect(s) == "postgresql" else sqlite_insert(Statement)
     await s.execute(
         ins.from_select(
@@ -1191,32 +1396,14 @@ async def _close(s: AsyncSession, st: Settings, run: PayRun, now: datetime) -> N
                 L.user_id,
                 literal(run.period_start),
                 literal(run.period_end),
-                literal(0),
-                literal(0),
+                summed,
+                case((below, summed), else_=0),
                 literal(now),
             )
-            .where(closing)
+            .where(_in_run(run))
             .group_by(L.user_id),
         ).on_conflict_do_nothing(index_elements=["payrun_id", "user_id"])
     )
-    await s.execute(
-        update(L)
-        .where(closing, Statement.payrun_id == run.id, Statement.user_id == L.user_id)
-        .values(statement_id=Statement.id)
-    )
-    sums = (
-        select(L.statement_id.label("sid"), func.sum(L.amount).label("total"))
-        .join(Statement, Statement.id == L.statement_id)
-        .where(Statement.payrun_id == run.id)
-        .group_by(L.statement_id)
-        .subquery()
-    )
-    await s.execute(update(Statement).where(Statement.id == sums.c.sid).values(total=sums.c.total))
-    below = and_(
-        Statement.payrun_id == run.id,
-        (Statement.total < st.payout_threshold) | (Statement.total < 0),
-    )
-    await s.execute(update(Statement).where(below).values(carried_forward=Statement.total))
     await s.execute(
         insert(Payout).from_select(
             ["payrun_id", "statement_id", "user_id", "amount", "currency", "status", "created_at"],
@@ -1307,12 +1494,7 @@ async def get_payrun(s: AsyncSession, payrun_id: str) -> PayRun:
 async def payrun_breakdown(s: AsyncSession, run: PayRun) -> dict[str, Any]:
     """Totals of a run by project, kind of line, phase and country (for the admin page)."""
     L = EarningsLine
-    base = (
-        select(L)
-        .join(Statement, Statement.id == L.statement_id)
-        .where(Statement.payrun_id == run.id)
-        .subquery()
-    )
+    base = select(L).where(_in_run(run)).subquery()
     by_project = (
         await s.execute(
             select(base.c.project_id, Project.name, func.sum(base.c.amount), func.count())
@@ -1735,7 +1917,7 @@ async def record_result(
                     "seconds": 0,
                     "work_at": now,
                     "accepted_at": now,
-                    "period_start": _period(now, st, await closed_until(s)),
+                    "period_start": _period(now, st, (await _hold(s))[1]),
                     "created_at": now,
                 }
             ],
@@ -1751,7 +1933,7 @@ async def record_result(
 # ---- what a contributor sees -----------------------------------------------------------------
 
 
-def line_out(ln: EarningsLine) -> dict[str, Any]:
+def line_out(ln: EarningsLine, statement_id: int | None = None) -> dict[str, Any]:
     return {
         "id": str(ln.id),
         "kind": ln.kind,
@@ -1770,7 +1952,7 @@ def line_out(ln: EarningsLine) -> dict[str, Any]:
         "work_at": iso(ln.work_at),
         "accepted_at": iso(ln.accepted_at),
         "period_start": iso(ln.period_start),
-        "statement_id": None if ln.statement_id is None else str(ln.statement_id),
+        "statement_id": None if statement_id is None else str(statement_id),
     }
 
 
@@ -1798,9 +1980,25 @@ async def earnings(s: AsyncSession, who: Principal, period: str, now: datetime) 
         .scalars()
         .all()
     )
+    # The statement each line is on: the person's statement in the run that closed its period.
+    runs = (
+        await s.execute(
+            select(Statement.id, PayRun.lines_from, PayRun.period_end)
+            .join(PayRun, PayRun.id == Statement.payrun_id)
+            .where(Statement.user_id == who.id, PayRun.period_end > start)
+        )
+    ).all()
+
+    def on(ln: EarningsLine) -> int | None:
+        p = ln.period_start
+        for sid, lo, hi in runs:
+            if p is not None and (lo is None or p >= lo) and p < hi:
+                return int(sid)
+        return None
+
     return {
         "period": {"start": iso(start), "end": iso(end)},
-        "lines": [line_out(ln) for ln in lines],
+        "lines": [line_out(ln, on(ln)) for ln in lines],
         "total": sum(ln.amount for ln in lines if ln.status == ACCEPTED),
         "pending": sum(ln.amount for ln in lines if ln.status == PENDING),
         "currency": st.currency,
@@ -1821,14 +2019,16 @@ async def _statement_out(
         "payout": payout_out(payout) if payout else None,
     }
     if with_lines:
+        run = await s.get(PayRun, st_row.payrun_id)
+        assert run is not None
         lines = (
             await s.execute(
                 select(EarningsLine)
-                .where(EarningsLine.statement_id == st_row.id)
+                .where(_in_run(run, st_row.user_id))
                 .order_by(EarningsLine.work_at, EarningsLine.id)
             )
         ).scalars()
-        out["lines"] = [line_out(ln) for ln in lines]
+        out["lines"] = [line_out(ln, st_row.id) for ln in lines]
     return out
 
 
@@ -1877,10 +2077,20 @@ async def annual_summary(
     in_year = and_(
         Statement.user_id == who.id, Statement.period_start >= lo, Statement.period_start < hi
     )
+    L = EarningsLine
+    # A statement's lines: its person's, in the periods its run closed.
+    on_statement = and_(
+        PayRun.id == Statement.payrun_id,
+        L.user_id == Statement.user_id,
+        L.period_start < PayRun.period_end,
+        or_(PayRun.lines_from.is_(None), L.period_start >= PayRun.lines_from),
+    )
     by_kind = (
         await s.execute(
             select(EarningsLine.kind, func.sum(EarningsLine.amount))
-            .join(Statement, Statement.id == EarningsLine.statement_id)
+            .select_from(Statement)
+            .join(PayRun, PayRun.id == Statement.payrun_id)
+            .join(L, on_statement)
             .where(in_year)
             .group_by(EarningsLine.kind)
             .order_by(EarningsLine.kind)
@@ -1889,7 +2099,9 @@ async def annual_summary(
     by_project = (
         await s.execute(
             select(EarningsLine.project_id, Project.name, func.sum(EarningsLine.amount))
-            .join(Statement, Statement.id == EarningsLine.statement_id)
+            .select_from(Statement)
+            .join(PayRun, PayRun.id == Statement.payrun_id)
+            .join(L, on_statement)
             .outerjoin(Project, Project.id == EarningsLine.project_id)
             .where(in_year, EarningsLine.kind != "carry_forward")
             .group_by(EarningsLine.project_id, Project.name)

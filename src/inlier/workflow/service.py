@@ -40,6 +40,7 @@ from inlier.kit.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from inlier.kit.ids import parse_id
 from inlier.llm import service as llm
 from inlier.notify import service as notify
+from inlier.pay import service as pay
 from inlier.privacy import service as privacy
 from inlier.projects import service as projects
 from inlier.projects.models import Item, Project
@@ -227,6 +228,8 @@ _FOR_SUBMIT = (
         _I.data.label("item_data"),
         _I.priority.label("item_priority"),
         _I.gold.label("item_gold"),
+        # Whether the project pays (has a rate card): only then does pay write a line here.
+        pay.priced(_A.project_id).label("project_priced"),
     )
     .select_from(
         _assignments.join(_projects, _P.id == _A.project_id).join(_items, _I.id == _A.item_id)
@@ -783,6 +786,7 @@ async def _submit(
         item_data=row.item_data,
         item_priority=row.item_priority,
         item_gold=row.item_gold,
+        priced=bool(row.project_priced),
         ending={"ended_at": now, "idempotency_key": key, "request_hash": digest},
     )
     _refresh_loaded(s, row)
@@ -828,6 +832,7 @@ class _Submitting:
     item_data: dict[str, Any]
     item_priority: int
     item_gold: dict[str, Any] | None
+    priced: bool
     # What the assignment records when the submission is stored (with its response's id).
     ending: dict[str, Any]
 
@@ -1015,6 +1020,9 @@ async def _submit_attempt(
             )
         )
         await s.flush()
+    if a.priced:  # its pay line, pending while it awaits review
+        skills = (a.rules.requirements.get("skills") or {}).keys()
+        await pay.on_attempt_submitted(s, response, now, skills=skills)
     return response
 
 
@@ -1096,6 +1104,8 @@ async def _submit_review(
             .values(state=OPEN, leased_by=None, lease_expires_at=None, assignment_id=None)
         )
     await s.flush()
+    # The attempt's line is re-priced under the verdict, and the review gets its own.
+    await pay.on_review_decided(s, target, review, now, priced=a.priced)
     return review
 
 
