@@ -270,6 +270,8 @@ class Raw(Shape):
             # As ``attempts`` chooses: an empty answer is {}, an empty revision not taken.
             if approved and improved is not None and not empty_json(improved):
                 answers.append(improved)
+            elif answer is not None and answer[:2] == '{"' and "\\u" not in answer:
+                answers.append(answer)  # an object with keys, as json.dumps writes it
             else:
                 text = stored_json(answer)
                 answers.append("{}" if text is None or empty_json(text) else text)
@@ -350,7 +352,10 @@ def iso_column(values: Sequence[Any]) -> pa.Array:
     if not pa.types.is_timestamp(ts.type):
         ts = ts.cast(pa.timestamp("us"))
     ms = pc.floor_temporal(ts, unit="millisecond").cast(pa.timestamp("ms"))
-    return pc.strftime(ms, format="%Y-%m-%dT%H:%M:%SZ")
+    # Arrow writes a millisecond timestamp as "2026-11-20 12:00:00.000" (strftime is ten
+    # times slower): a T for the space and a Z make it RFC 3339.
+    text = pc.replace_substring(ms.cast(pa.string()), " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, "Z", "")
 
 
 class Sft(Shape):

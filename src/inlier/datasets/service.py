@@ -8,8 +8,10 @@ contributes to a trainer dataset is said by its question type (``questions/*.py`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -270,35 +272,37 @@ async def raw_tables(
         return type_coerce(col, Text) if sqlite else sa.cast(col, Text)
 
     created = type_coerce(Response.created_at, String) if sqlite else Response.created_at
-    after = 0
-    while True:
-        q = (
-            select(
-                Response.id,
-                Response.item_id,
-                Item.external_id,
-                Response.stage,
-                Response.user_id,
-                text(Response.answer),
-                Response.status,
-                review.verdict,
-                review.user_id,
-                review.feedback,
-                text(review.answer),
-                Response.active_seconds,
-                created,
-                text(Response.generation_ids),
-            )
-            .join(Item, Item.id == Response.item_id)
-            .outerjoin(review, review.id == Response.review_id)
+    query = (
+        select(
+            Response.id,
+            Response.item_id,
+            Item.external_id,
+            Response.stage,
+            Response.user_id,
+            text(Response.answer),
+            Response.status,
+            review.verdict,
+            review.user_id,
+            review.feedback,
+            text(review.answer),
+            Response.active_seconds,
+            created,
+            text(Response.generation_ids),
         )
-        q = _selected(q, project, opts, after).limit(batch)
+        .join(Item, Item.id == Response.item_id)
+        .outerjoin(review, review.id == Response.review_id)
+    )
+
+    async def read(after: int) -> Sequence[Any]:
         async with db.sessions() as s:
             conn = await s.connection()
-            rows = (await conn.execute(q)).all()
-        if not rows:
-            return
-        after = rows[-1][0]
+            if not sqlite:
+                # A batch is a short index range: starting parallel workers for it cost three
+                # times the serial scan on a busy machine, and took the CPU the export needs.
+                await conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+            return (await conn.execute(_selected(query, project, opts, after).limit(batch))).all()
+
+    def columns(rows: Sequence[Any]) -> tuple[pa.Table | None, list[str] | None]:
         split: list[str] | None = None
         if opts.split is not None:
             split = [split_of(r[1], opts.split, opts.seed) for r in rows]
@@ -306,13 +310,29 @@ async def raw_tables(
                 rows = [r for r, part in zip(rows, split, strict=True) if part == opts.part]
                 split = [opts.part] * len(rows)
             if not rows:
+                return None, split
+        return shape.table(RawColumns(*zip(*rows, strict=True)), split), split
+
+    pending = asyncio.ensure_future(read(0))
+    try:
+        while rows := await pending:
+            # The next batch is read while this one is turned into columns off the loop: on
+            # PostgreSQL the server works meanwhile, on SQLite the query runs without the GIL.
+            pending = asyncio.ensure_future(read(rows[-1][0]))
+            table, split = await asyncio.to_thread(columns, rows)
+            if table is None:
                 continue
-        before = tally.rows
-        tally.responses += len(rows)
-        tally.count_batch(len(rows), split)
-        yield shape.table(RawColumns(*zip(*rows, strict=True)), split)
-        if report is not None:
-            report(before)
+            before = tally.rows
+            tally.responses += table.num_rows
+            tally.count_batch(table.num_rows, split)
+            yield table
+            if report is not None:
+                report(before)
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
 
 
 async def answers(
