@@ -85,6 +85,8 @@ async def test_status_filters_follow_the_review(world: World) -> None:
 
 async def test_an_export_spanning_many_batches_is_complete_and_ordered(world: World) -> None:
     from inlier.datasets import service as datasets
+    from inlier.datasets.kinds import Raw
+    from inlier.datasets.options import Tally
     from inlier.projects.models import Project
 
     owner, proj, [w1, w2] = await world.team(n_items=12, workflow={"overlap": 2})
@@ -97,6 +99,20 @@ async def test_an_export_spanning_many_batches_is_complete_and_ordered(world: Wo
     assert ids == sorted(int(i) for i in submitted)
     api_rows = _lines((await owner.get(f"/projects/{proj['id']}/export")).text)
     assert [r["response_id"] for r in api_rows] == [r["response_id"] for r in rows]
+    # Raw to Parquet reads batches straight into columns: the same rows, whatever the batch.
+    shape = datasets.prepare(project, datasets.parse_options({"format": "parquet"})).shape
+    assert isinstance(shape, Raw)
+    db, opts, tally = world.app.state.db, shape.opts, Tally()
+    tables = [t async for t in datasets.raw_tables(db, project, opts, shape, tally, batch=5)]
+    assert [t.num_rows for t in tables] == [5, 5, 5, 5, 4]
+    columnar = [r for t in tables for r in t.to_pylist()]
+    assert [r["response_id"] for r in columnar] == [r["response_id"] for r in rows]
+    assert [json.loads(r["answer"]) for r in columnar] == [r["answer"] for r in rows]
+    assert (tally.rows, tally.responses) == (24, 24)
+    # A reader stopped after its first batch leaves nothing running behind it.
+    early = datasets.raw_tables(db, project, opts, shape, Tally(), batch=5)
+    assert (await anext(early)).num_rows == 5
+    await early.aclose()
 
 
 async def test_bad_export_options_are_refused(world: World) -> None:
