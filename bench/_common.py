@@ -580,6 +580,16 @@ def run_measured(cmd: list[str], timeout: float) -> tuple[int, float, int, str]:
     The peak comes from the kernel's accounting of that very process (``wait4``), so
     nothing else on the machine is counted.
     """
+    code, elapsed, usage, tail = run_usage(cmd, timeout)
+    return code, elapsed, int(usage.ru_maxrss), tail
+
+
+def run_usage(cmd: list[str], timeout: float) -> tuple[int, float, Any, str]:
+    """Run a command; (returncode, wall seconds, its ``resource.struct_rusage``, stderr tail).
+
+    On a shared machine wall time depends on the neighbours; the process's own CPU seconds
+    (``ru_utime + ru_stime``) much less.
+    """
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
@@ -605,7 +615,7 @@ def run_measured(cmd: list[str], timeout: float) -> tuple[int, float, int, str]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = err.read().decode(errors="replace")[-2000:]
-    return proc.returncode, elapsed, int(usage.ru_maxrss), tail
+    return proc.returncode, elapsed, usage, tail
 
 
 def import_cli(url: str, project_id: str, path: Path, timeout: float = 3600) -> tuple[float, int]:

@@ -3,8 +3,9 @@
 Builds a fresh database with one pairwise project of --responses items (imported with
 `inlier items import`, as a user would), writes one submitted attempt per item set-wise with SQL
 (through the API that would take hours), then runs `inlier export` as a child process for each
-kind and format below and reports its wall time and peak RSS (kernel accounting via wait4). Peak
-memory should not grow with --responses: run it twice with different sizes to see.
+kind and format below and reports its wall time, CPU seconds (user + system) and peak RSS
+(kernel accounting via wait4; on a shared machine the CPU seconds vary less than the wall
+time). Peak memory should not grow with --responses: run it twice with different sizes to see.
 
     .venv/bin/python bench/export.py                          # 200,000 responses, SQLite
     .venv/bin/python bench/export.py --db postgresql
@@ -29,7 +30,7 @@ from _common import (
     log,
     make_database,
     psql_file,
-    run_measured,
+    run_usage,
     table,
     temp_dir,
     write_items,
@@ -117,19 +118,26 @@ def main() -> int:
             if plus:
                 cmd.append("--aggregate")
             cmd += ["--out", str(out), "--database-url", url]
-            code, wall, rss_kib, tail = run_measured(cmd, timeout=7200)
+            code, wall, usage, tail = run_usage(cmd, timeout=7200)
+            rss_kib = int(usage.ru_maxrss)
+            cpu = usage.ru_utime + usage.ru_stime
             if code != 0:
                 raise RuntimeError(f"inlier export failed ({code}):\n{tail}")
             rows = int(tail.rsplit(" rows", 1)[0].split()[-1].replace(",", ""))
             size = sum(p.stat().st_size for p in ([out] if out.is_file() else out.iterdir()))
             results.append(
-                [run, fmt, rows, f"{wall:.1f}", f"{rows / wall:,.0f}", rss_kib // 1024,
-                 f"{size / 2**20:.0f}"]
+                [run, fmt, rows, f"{wall:.1f}", f"{cpu:.1f}", f"{rows / wall:,.0f}",
+                 rss_kib // 1024, f"{size / 2**20:.0f}"]
             )  # fmt: skip
-            log(f"{run} {fmt}: {rows} rows in {wall:.1f}s, peak {rss_kib // 1024} MiB")
+            log(
+                f"{run} {fmt}: {rows} rows in {wall:.1f}s ({cpu:.1f}s CPU), "
+                f"peak {rss_kib // 1024} MiB"
+            )
         print(conditions())
         print(f"{args.responses:,} responses on {args.db}\n")
-        headers = ["kind", "format", "rows", "wall s", "rows/s", "peak RSS MiB", "file MiB"]
+        headers = [
+            "kind", "format", "rows", "wall s", "CPU s", "rows/s", "peak RSS MiB", "file MiB",
+        ]  # fmt: skip
         print(table(headers, results))
     return 0
 

@@ -86,6 +86,32 @@ def to_table(batch: list[Row], shape: Shape, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(batch, schema=schema)
 
 
+async def tables(rows: AsyncIterator[Row], shape: Shape, size: int) -> AsyncIterator[pa.Table]:
+    """Rows as Arrow tables of ``size`` rows (the last may be shorter)."""
+    schema = shape.schema()
+    async for batch in batches(rows, size):
+        yield to_table(batch, shape, schema)
+
+
+async def regroup(tables: AsyncIterator[pa.Table], size: int) -> AsyncIterator[pa.Table]:
+    """Tables of exactly ``size`` rows but the last, whatever sizes come in: a Parquet row
+    group (or an Arrow record batch) is never split across two writes, nor merged across two."""
+    pending: list[pa.Table] = []
+    held = 0
+    async for table in tables:
+        if not table.num_rows:
+            continue
+        pending.append(table)
+        held += table.num_rows
+        while held >= size:
+            whole = pa.concat_tables(pending)
+            yield whole.slice(0, size)
+            rest = whole.slice(size)
+            pending, held = ([rest] if rest.num_rows else []), rest.num_rows
+    if held:
+        yield pa.concat_tables(pending)
+
+
 class _Sink:
     """A write-only file for pyarrow that the caller empties after each row group."""
 
@@ -109,14 +135,14 @@ class _Sink:
 
 
 async def parquet_bytes(
-    rows: AsyncIterator[Row], shape: Shape, row_group: int = ROW_GROUP
+    tables: AsyncIterator[pa.Table], schema: pa.Schema, row_group: int = ROW_GROUP
 ) -> AsyncIterator[bytes]:
-    schema = shape.schema()
+    """Each table one row group (or more, past ``row_group`` rows)."""
     sink = _Sink()
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema)
     try:
-        async for batch in batches(rows, row_group):
-            writer.write_table(to_table(batch, shape, schema), row_group_size=row_group)
+        async for table in tables:
+            writer.write_table(table, row_group_size=row_group)
             if data := sink.drain():
                 yield data
     finally:
@@ -181,10 +207,10 @@ class HfFolder:
             self._file.close()
             self._writer = self._file = None
 
-    def write(self, batch: list[Row]) -> None:
+    def write(self, table: pa.Table) -> None:
         if self._writer is None:
             self._open()
-        self._writer.write_table(to_table(batch, self.shape, self.schema))
+        self._writer.write_table(table.replace_schema_metadata(self.schema.metadata))
         if self._file.tell() >= self.max_shard_bytes:
             self._close_shard()
 
@@ -287,16 +313,12 @@ Export mapping (`project.export`): `{json.dumps(card.mapping)}`
 
 
 async def write_hf_folder(
-    rows: AsyncIterator[Row],
-    shape: Shape,
-    path: Path,
-    card: Card,
-    tally: Tally,
-    batch_rows: int = ROW_GROUP,
+    tables: AsyncIterator[pa.Table], shape: Shape, path: Path, card: Card, tally: Tally
 ) -> list[Path]:
+    """Each table one Arrow record batch (or more: ``write_table`` keeps the table's chunks)."""
     folder = HfFolder(path, shape)
-    async for batch in batches(rows, batch_rows):
-        folder.write(batch)
+    async for table in tables:
+        folder.write(table)
     return folder.close(card, tally)
 
 

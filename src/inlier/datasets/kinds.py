@@ -11,10 +11,12 @@ Everything that is not training data goes into one ``meta`` struct, so no traine
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from inlier.datasets.options import Attempt, ExportOptions, pseudonym
 from inlier.kit.clock import iso
@@ -248,6 +250,112 @@ class Raw(Shape):
         if a.split is not None:
             row["split"] = a.split
         return [row]
+
+    def table(self, cols: RawColumns, split: list[str] | None = None) -> pa.Table:
+        """The rows of a batch of attempts as Arrow columns, equal to ``rows`` written by
+        ``to_table``, built a column at a time: the stored JSON text of the answers is kept as
+        it is (see ``stored_json``) and the rest converted by Arrow, not row by row."""
+        n = len(cols.id)
+        names: dict[int | None, str | None] = {None: None}
+        for u in {*cols.user_id, *cols.rv_user_id} - names.keys():
+            names[u] = pseudonym(self.project, u)
+        approved = self.opts.status == "approved"
+        answers: list[str | None] = []
+        reviewed: list[str | None] = []
+        for answer, verdict, rv_answer in zip(
+            cols.answer, cols.verdict, cols.rv_answer, strict=True
+        ):
+            improved = stored_json(rv_answer) if verdict == "improve" else None
+            reviewed.append(improved)
+            # As ``attempts`` chooses: an empty answer is {}, an empty revision not taken.
+            if approved and improved is not None and not empty_json(improved):
+                answers.append(improved)
+            elif answer is not None and answer[:2] == '{"' and "\\u" not in answer:
+                answers.append(answer)  # an object with keys, as json.dumps writes it
+            else:
+                text = stored_json(answer)
+                answers.append("{}" if text is None or empty_json(text) else text)
+        s = pa.string()
+        columns = {
+            "response_id": pa.array(cols.id, pa.int64()).cast(s),
+            "item_id": pa.array(cols.item_id, pa.int64()).cast(s),
+            "external_id": pa.array(cols.external_id, s),
+            "stage": pa.array(cols.stage, s),
+            "contributor": pa.array([names[u] for u in cols.user_id], s),
+            "answer": pa.array(answers, s),
+            "status": pa.array(cols.status, s),
+            "verdict": pa.array(cols.verdict, s),
+            "reviewer": pa.array([names[u] for u in cols.rv_user_id], s),
+            "feedback": pa.array(cols.feedback, s),
+            "reviewed_answer": pa.array(reviewed, s),
+            "active_seconds": pa.array(cols.active_seconds, pa.int64()),
+            "submitted_at": iso_column(cols.created_at),
+            "generation_ids": pa.array(
+                [json.loads(g) or [] if g is not None else [] for g in cols.generation_ids],
+                pa.list_(s),
+            ),
+        }
+        if split is not None:
+            columns["split"] = pa.array(split, s)
+        assert all(len(c) == n for c in columns.values())
+        return pa.table(columns, schema=self.schema())
+
+
+@dataclass(frozen=True, slots=True)
+class RawColumns:
+    """A batch of attempts as ``raw`` reads them: one sequence per column, JSON as stored text
+    and ``created_at`` as a datetime or SQLite's stored text."""
+
+    id: Sequence[int]
+    item_id: Sequence[int]
+    external_id: Sequence[str | None]
+    stage: Sequence[str]
+    user_id: Sequence[int]
+    answer: Sequence[str | None]
+    status: Sequence[str]
+    verdict: Sequence[str | None]
+    rv_user_id: Sequence[int | None]
+    feedback: Sequence[str | None]
+    rv_answer: Sequence[str | None]
+    active_seconds: Sequence[int]
+    created_at: Sequence[Any]
+    generation_ids: Sequence[str | None]
+
+
+def stored_json(text: str | None) -> str | None:
+    """Stored JSON text as ``json_text`` would write its value, decoding only when they could
+    differ. Objects and arrays pass through: the stored text is what ``json.dumps`` wrote (on
+    SQLite) or PostgreSQL's normalized jsonb text, both with ``json.dumps``'s separators, key
+    order and escapes, except that ``json.dumps`` escaped non-ASCII as \\uXXXX on SQLite,
+    which our text keeps as the characters. (Numbers PostgreSQL normalized, such as 1e-05 as
+    0.00001, pass through as PostgreSQL wrote them: the same number.)"""
+    if text is None:
+        return None
+    if "\\u" in text or text[:1] not in ("{", "["):
+        return json_text(json.loads(text))
+    return text
+
+
+def empty_json(text: str) -> bool:
+    """Whether JSON text is a false value (``{}``, ``[]``, ``null``, ``0``, …) without decoding
+    a non-empty object or array."""
+    t = text.strip()
+    if t[:1] in ("{", "["):
+        return t[1:].lstrip()[:1] in ("}", "]")
+    return not json.loads(t)
+
+
+def iso_column(values: Sequence[Any]) -> pa.Array:
+    """``iso`` over a column: RFC 3339 UTC to the millisecond (cut, not rounded). Values are
+    naive UTC datetimes, or their text as SQLAlchemy stores them in SQLite."""
+    ts = pa.array(values)
+    if not pa.types.is_timestamp(ts.type):
+        ts = ts.cast(pa.timestamp("us"))
+    ms = pc.floor_temporal(ts, unit="millisecond").cast(pa.timestamp("ms"))
+    # Arrow writes a millisecond timestamp as "2026-11-20 12:00:00.000" (strftime is ten
+    # times slower): a T for the space and a Z make it RFC 3339.
+    text = pc.replace_substring(ms.cast(pa.string()), " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, "Z", "")
 
 
 class Sft(Shape):

@@ -268,3 +268,9 @@ class Tally:
         self.rows += 1
         if "split" in row:
             self.by_split[row["split"]] = self.by_split.get(row["split"], 0) + 1
+
+    def count_batch(self, rows: int, split: list[str] | None) -> None:
+        """``count`` for ``rows`` rows at once, ``split`` their split column if they have one."""
+        self.rows += rows
+        for part in split or ():
+            self.by_split[part] = self.by_split.get(part, 0) + 1
