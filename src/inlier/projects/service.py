@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, literal, select, union
+from sqlalchemy import bindparam, func, insert, literal, literal_column, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -40,6 +40,9 @@ class Access:
     role: str | None  # membership role, if any
     # The person's standing on the project (ok | warning | paused | reviewer), if scored.
     standing: str | None = None
+    # True when the access query saw no live lease of theirs on the project (`next` then
+    # skips looking for one; leases are only ever ended between the two).
+    lease_free: bool = False
 
     @property
     def template(self) -> Template:
@@ -234,34 +237,62 @@ _ACCESS = (
 _project_columns = tuple(Project.__table__.c)
 # The same as Core, for a session that does not hold the project yet (every `next`): reading
 # the row and making the Project from it costs a fraction of the ORM's load of the same row.
-_ACCESS_ROW = (
-    select(*_project_columns, Membership.role.label("p_role"), Standing.state.label("p_standing"))
-    .select_from(Project)
-    .outerjoin(
-        Membership,
-        (Membership.project_id == Project.id) & (Membership.user_id == bindparam("p_user")),
-    )
-    .outerjoin(
-        Standing,
-        (Standing.project_id == Project.id) & (Standing.user_id == bindparam("p_user")),
-    )
-    .where(Project.id == bindparam("p_project"))
-)
+_access_row_statement: Any = None
+
+
+def _access_row_query() -> Any:
+    """As ``_ACCESS``, in Core, with whether the person holds a live lease on the project.
+
+    Built on first use: the assignments table belongs to the queue's models.
+    """
+    global _access_row_statement
+    if _access_row_statement is None:
+        leases = Project.metadata.tables["assignments"].c
+        held = (
+            select(func.max(leases.id))
+            .where(
+                leases.user_id == bindparam("p_user"),
+                leases.project_id == bindparam("p_project"),
+                leases.state == literal_column("'active'"),
+            )
+            .scalar_subquery()
+        )
+        _access_row_statement = (
+            select(
+                *_project_columns,
+                Membership.role.label("p_role"),
+                Standing.state.label("p_standing"),
+                held.label("p_held"),
+            )
+            .select_from(Project)
+            .outerjoin(
+                Membership,
+                (Membership.project_id == Project.id) & (Membership.user_id == bindparam("p_user")),
+            )
+            .outerjoin(
+                Standing,
+                (Standing.project_id == Project.id) & (Standing.user_id == bindparam("p_user")),
+            )
+            .where(Project.id == bindparam("p_project"))
+        )
+    return _access_row_statement
 
 
 async def _access_row(s: AsyncSession, params: dict[str, Any]) -> Any:
-    """``(project, role, standing)``, the project part of the session as if loaded."""
+    """``(project, role, standing, lease_free)``, the project part of the session as if
+    loaded."""
     held = s.sync_session.identity_map.get(identity_key(Project, params["p_project"]))
     if held is not None:
-        return (await s.execute(_ACCESS, params)).first()
-    row = (await (await core_connection(s)).execute(_ACCESS_ROW, params)).first()
+        row = (await s.execute(_ACCESS, params)).first()
+        return None if row is None else (*row, False)
+    row = (await (await core_connection(s)).execute(_access_row_query(), params)).first()
     if row is None:
         return None
     values = row._mapping
     project = Project(**{c.key: values[c.name] for c in _project_columns})
     make_transient_to_detached(project)
     s.add(project)
-    return project, values["p_role"], values["p_standing"]
+    return project, values["p_role"], values["p_standing"], values["p_held"] is None
 
 
 async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Access:
@@ -270,16 +301,16 @@ async def access(s: AsyncSession, who: Principal, project_id: str | int) -> Acce
     row = await _access_row(s, params)
     if row is None:
         raise NotFound("project not found")
-    project, role, standing = row
+    project, role, standing, lease_free = row
     if who.is_admin or role is not None:
-        return Access(project, role, standing)
+        return Access(project, role, standing, lease_free)
     if (
         project.visibility == "open"
         and who.status == "approved"
         and project.status != "draft"
         and meets_requirements(project, who, await accounts.skills_of(s, who.id)) is None
     ):
-        return Access(project, None, standing)
+        return Access(project, None, standing, lease_free)
     raise NotFound("project not found")
 
 

@@ -575,7 +575,7 @@ async def _next(
             return None, None, reason, None
         if schedule is None or schedule.due(acc.project.id, now):
             await reclaim_expired(s, acc.project.id, now, pg)
-        held = await _held(s, who.id, acc.project.id, now)
+        held = None if acc.lease_free else await _held(s, who.id, acc.project.id, now)
         if held is not None:
             return held, acc, None, None
         return await _take(s, who, [acc], now, pg)
