@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +246,42 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     r = CliRunner().invoke(app, [*command, "--help"])
     assert r.exit_code == 0
     assert "Usage" in r.output and len(r.output) > 200
+
+
+def test_commands_work_in_a_process_of_their_own(tmp_path: Path) -> None:
+    """As people run them: a command imports only what it needs, where the test process has
+    every module loaded already (an area reading another's table must import it itself)."""
+    env = {
+        **os.environ,
+        "INLIER_DATABASE_URL": f"sqlite:///{tmp_path / 'own.db'}",
+        "INLIER_ARGON2_TIME_COST": "1",
+        "INLIER_ARGON2_MEMORY_KIB": "1024",
+    }
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "inlier", *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    run(
+        "init",
+        "--admin-email",
+        "root@example.org",
+        "--admin-password-stdin",
+        stdin="pw-123456789\n",
+    )
+    tpl = tmp_path / "template.yaml"
+    tpl.write_text(json.dumps(PAIRWISE_TEMPLATE))
+    pid = json.loads(run("projects", "create", "--template", str(tpl), "--name", "Own").stdout)[
+        "id"
+    ]
+    jsonl = tmp_path / "items.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in _rows(3)) + "\n")
+    assert "imported 3 items" in run("items", "import", pid, str(jsonl)).stderr  # with the bar

@@ -243,11 +243,14 @@ _access_row_statement: Any = None
 def _access_row_query() -> Any:
     """As ``_ACCESS``, in Core, with whether the person holds a live lease on the project.
 
-    Built on first use: the assignments table belongs to the queue's models.
+    Built on first use, from the queue's table.
     """
     global _access_row_statement
     if _access_row_statement is None:
-        leases = Project.metadata.tables["assignments"].c
+        # Imported here: the queue's models import this area's.
+        from inlier.workflow.models import Assignment
+
+        leases = Assignment.__table__.c
         held = (
             select(func.max(leases.id))
             .where(
