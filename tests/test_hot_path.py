@@ -137,6 +137,16 @@ async def test_the_fast_path_serves_next_and_submit_without_the_routes(
         assert r.status_code == 201, r.text
         with pytest.raises(AssertionError, match="served by the route"):
             await worker.post(f"/assignments/{aid}/submit", json={"answer": 5})
+        with pytest.raises(AssertionError, match="served by the route"):  # which key?
+            await worker.client.post(
+                f"/api/v1/assignments/{aid}/submit",
+                json=body,
+                headers=[
+                    ("Authorization", f"Bearer {worker.token}"),
+                    ("Idempotency-Key", "one"),
+                    ("Idempotency-Key", "two"),
+                ],
+            )
     finally:
         app.dependency_overrides.clear()
     r = await worker.post(f"/assignments/{aid}/submit", json={"answer": 5})

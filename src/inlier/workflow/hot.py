@@ -53,6 +53,9 @@ class _Declined(Exception):
     """The fast path does not answer this request; the FastAPI route does."""
 
 
+_READ = frozenset((b"authorization", b"content-type", b"idempotency-key"))
+
+
 class HotPath:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,7 +69,11 @@ class HotPath:
         if path != _NEXT_PATH and submit is None:
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
+        try:
+            headers = _headers(scope)
+        except _Declined:
+            await self.app(scope, receive, send)
+            return
         token = _bearer(headers.get(b"authorization"))
         if token is None or not scope.get("app"):
             await self.app(scope, receive, send)
@@ -101,9 +108,10 @@ async def _next(scope: Scope, headers: dict[bytes, bytes], token: str, body: byt
         out, reason = await service.next_assignment_out(
             s, who, project_id, now, state.pg, state.reclaim
         )
-    if out is None:
-        return Response(status_code=204, headers={"Inlier-Reason": reason or "queue_empty"})
-    return JSONResponse(out)
+        # Made before the commit, as the route's: a response that cannot be made rolls back.
+        if out is None:
+            return Response(status_code=204, headers={"Inlier-Reason": reason or "queue_empty"})
+        return JSONResponse(out)
 
 
 async def _submit(
@@ -122,14 +130,16 @@ async def _submit(
             raise _Declined
         scope.setdefault("state", {})["user_id"] = who.id
         out, created = await service.submit_out(s, who, assignment_id, payload, key, now)
-    return JSONResponse(out, status_code=201 if created else 200)
+        return JSONResponse(out, status_code=201 if created else 200)
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for key, value in scope["headers"]:
-        # A repeated header is ambiguous here; the route decides what it means.
-        found[key] = b"" if key in found else value
+        if key in found and key in _READ:
+            # A repeated header this layer reads is ambiguous here: the route decides.
+            raise _Declined
+        found[key] = value
     return found
 
 
