@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from inlier.db import direct
 from inlier.db.direct import Direct
-from inlier.db.sqlite_inline import InlineConnection, is_inline, make_connect
+from inlier.db.sqlite_inline import InlineConnection, is_busy, is_inline, make_connect
 from inlier.settings import Settings, async_database_url, is_sqlite
 
 # How long a statement waits for another process's write lock before "database is locked".
@@ -58,7 +58,7 @@ def _sqlite_begin(conn: Any) -> None:
                 observe("BEGIN IMMEDIATE", time.perf_counter() - started)
             return
         except sqlite3.OperationalError as error:
-            if (getattr(error, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY:
+            if not is_busy(error):
                 raise exc.DBAPIError.instance(
                     "BEGIN IMMEDIATE", (), error, sqlite3.Error, dialect=conn.dialect
                 ) from error

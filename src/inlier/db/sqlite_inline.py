@@ -52,13 +52,17 @@ class InlineConnection(aiosqlite.Connection):
             try:
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as exc:
-                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
-                if not busy or was_in_transaction or conn.in_transaction:
+                if not is_busy(exc) or was_in_transaction or conn.in_transaction:
                     raise
                 if time.monotonic() + pause > deadline:
                     raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LONGEST_PAUSE)
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite said another connection holds the lock (``SQLITE_BUSY`` and its kinds)."""
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 def make_connect(busy_timeout_ms: int) -> Callable[..., InlineConnection]:

@@ -242,16 +242,7 @@ class Plumbing:
         found = bad_value_location(text, ndjson)
         if found is not None:
             return _invalid(*found), receive
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return None, replay
+        return None, replay(body, receive)
 
     def _too_large(self) -> Any:
         return problem(
@@ -260,6 +251,20 @@ class Plumbing:
             f"a request body may be at most {self.max_body} bytes",
             "payload-too-large",
         )
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the whole ``body`` again, then whatever ``receive`` gives."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
 
 
 def _guard_query(scope: Scope) -> Any:

@@ -219,29 +219,15 @@ def _check_references(project: Project, template: Template) -> None:
             )
 
 
-# Every `next` runs it: built once (building a statement costs more than running it).
-_ACCESS = (
-    select(Project, Membership.role, Standing.state)
-    .outerjoin(
-        Membership,
-        (Membership.project_id == Project.id) & (Membership.user_id == bindparam("p_user")),
-    )
-    .outerjoin(
-        Standing,
-        (Standing.project_id == Project.id) & (Standing.user_id == bindparam("p_user")),
-    )
-    .where(Project.id == bindparam("p_project"))
-)
-
-
 _project_columns = tuple(Project.__table__.c)
-# The same as Core, for a session that does not hold the project yet (every `next`): reading
-# the row and making the Project from it costs a fraction of the ORM's load of the same row.
+# Every `next` runs it: built once (building a statement costs more than running it). Core:
+# reading the row and making the Project from it costs a fraction of the ORM's load of it.
 _access_row_statement: Any = None
 
 
 def _access_row_query() -> Any:
-    """As ``_ACCESS``, in Core, with whether the person holds a live lease on the project.
+    """The project's row, the person's membership role and standing on it, and whether they
+    hold a live lease there.
 
     Built on first use, from the queue's table.
     """
@@ -284,17 +270,16 @@ def _access_row_query() -> Any:
 async def _access_row(s: AsyncSession, params: dict[str, Any]) -> Any:
     """``(project, role, standing, lease_free)``, the project part of the session as if
     loaded."""
-    held = s.sync_session.identity_map.get(identity_key(Project, params["p_project"]))
-    if held is not None:
-        row = (await s.execute(_ACCESS, params)).first()
-        return None if row is None else (*row, False)
     row = (await (await core_connection(s)).execute(_access_row_query(), params)).first()
     if row is None:
         return None
     values = row._mapping
-    project = Project(**{c.key: values[c.name] for c in _project_columns})
-    make_transient_to_detached(project)
-    s.add(project)
+    # A project the session holds already is the one it gets, as an ORM query would give it.
+    project = s.sync_session.identity_map.get(identity_key(Project, params["p_project"]))
+    if project is None:
+        project = Project(**{c.key: values[c.name] for c in _project_columns})
+        make_transient_to_detached(project)
+        s.add(project)
     return project, values["p_role"], values["p_standing"], values["p_held"] is None
 
 

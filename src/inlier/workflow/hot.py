@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inlier.accounts.service import principal_for_token
-from inlier.kit.middleware import JSON_TYPES
+from inlier.kit.middleware import JSON_TYPES, replay
 from inlier.workflow import service
 from inlier.workflow.schemas import NextIn, SubmitIn
 
@@ -78,7 +78,7 @@ class HotPath:
         if token is None or not scope.get("app"):
             await self.app(scope, receive, send)
             return
-        body, more = await _read_body(receive)
+        body = await _read_body(receive)
         try:
             if submit is None:
                 response = await _next(scope, headers, token, body)
@@ -87,7 +87,7 @@ class HotPath:
         except Exception:
             # The route answers: the documented error, or the same success on a retry; a
             # bug fails there as well, and is reported as any other.
-            await self.app(scope, _replay(body, more, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         scope["route"] = _NEXT_ROUTE if submit is None else _SUBMIT_ROUTE
         await response(scope, receive, send)
@@ -161,26 +161,13 @@ def _json(headers: dict[bytes, bytes], body: bytes) -> Any:
     return value
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+async def _read_body(receive: Receive) -> bytes:
     """The request body; ``Plumbing`` has already read it whole for its checks."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), False
+            return b"".join(chunks)
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            return b"".join(chunks), True
-
-
-def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replay
+            return b"".join(chunks)
