@@ -207,7 +207,7 @@ def pick_statement(project_id: int, user_id: int, pg: bool) -> Any:
     """The statement inlier.workflow.service runs to pick an open attempt slot, values bound."""
     from inlier.workflow import service
 
-    return service._PICK[pg].params(service._pick_params(project_id, "attempt", user_id))
+    return service._PICK[pg, None].params(service._pick_params(project_id, "attempt", user_id))
 
 
 def plan_sqlite(url: str, project_id: int, user_id: int) -> tuple[str, str, str]:

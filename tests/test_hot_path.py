@@ -79,6 +79,12 @@ async def _scenario(world: World, project: dict[str, Any], owner: Any) -> list[t
     second = await worker.post("/assignments/next", content=b"", headers={})  # routed by `next`
     seen.append(_comparable(second))
     aid = second.json()["id"]
+    # Someone else's lease, one that does not exist and one that cannot: not found.
+    other = await world.user("contributor")
+    await world.member(owner, project["id"], other)
+    for target in (aid, "999999", "not-an-id"):
+        r = await other.post(f"/assignments/{target}/submit", json=body)
+        seen.append(_comparable(r))
     bad = await worker.post(f"/assignments/{aid}/submit", json={"answer": {"nope": 1}})
     seen.append(_comparable(bad))
     wrong = await worker.post(f"/assignments/{aid}/submit", json={**body, "extra": 1})
@@ -111,7 +117,11 @@ async def test_the_fast_path_answers_as_the_routes_do(
             answers.append(await _scenario(world, project, owner))
         await app.state.db.dispose()
     hot_answers, route_answers = answers
-    assert [a[0] for a in hot_answers] == [200, 200, 201, 200, 409, 200, 422, 422, 201, 204]
+    assert [a[0] for a in hot_answers] == [
+        *(200, 200, 201, 200, 409, 200),
+        *(404, 404, 404),
+        *(422, 422, 201, 204),
+    ]
     assert hot_answers == route_answers
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -208,9 +208,42 @@ async def principal_for_token(
         return None
     if lock:
         s.info[_LOCKED_USER] = (s.sync_session.get_transaction(), row.id)
+    return _principal(row, now)
+
+
+def _principal(row: Any, now: datetime) -> Principal | None:
     if not row.active or (row.expires_at is not None and row.expires_at <= now):
         return None
     return Principal(row.id, row.email, row.name, tuple(row.roles), row.status, row.profile)
+
+
+ALONG = "along_"
+
+
+def principal_along(along: Select[Any]) -> Select[Any]:
+    """The token lookup with ``along``'s row joined to it, for one round trip instead of two.
+
+    ``along`` stands alone (bind parameters only, no reference to the person); its columns
+    come back named ``along_<name>``, NULL when it finds no row. A lock it takes (``FOR
+    UPDATE``) stays its own: the person's row is not locked.
+    """
+    sub = along.subquery("along")
+    return _PRINCIPAL_BY_TOKEN.add_columns(*(c.label(ALONG + c.key) for c in sub.c)).outerjoin(
+        sub, true()
+    )
+
+
+async def principal_for_token_along(
+    s: AsyncSession, raw: str, now: datetime, statement: Select[Any], params: dict[str, Any]
+) -> tuple[Principal | None, dict[str, Any] | None]:
+    """``principal_for_token``, and the row of what ``statement`` (made by ``principal_along``)
+    carries along, by its own column names; ``None`` when it has none."""
+    conn = await core_connection(s)
+    row = (await conn.execute(statement, {**params, "digest": token_digest(raw)})).first()
+    if row is None:
+        return None, None
+    along = {k[len(ALONG) :]: v for k, v in row._mapping.items() if k.startswith(ALONG)}
+    return _principal(row, now), None if along["id"] is None else along
 
 
 async def skills_of(s: AsyncSession, user_id: int) -> dict[str, int]:

@@ -125,11 +125,12 @@ async def _submit(
     state = scope["app"].state
     now = state.clock.now()
     async with state.db.session() as s:
-        who = await principal_for_token(s, token, now)
+        # The person and the assignment in one round trip.
+        who, read = await service.submitter(s, token, assignment_id, now)
         if who is None:
             raise _Declined
         scope.setdefault("state", {})["user_id"] = who.id
-        out, created = await service.submit_out(s, who, assignment_id, payload, key, now)
+        out, created = await service.submit_out(s, who, assignment_id, payload, key, now, read)
         return JSONResponse(out, status_code=201 if created else 200)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    true,
     union_all,
     update,
 )
@@ -110,13 +112,13 @@ _NEW_SLOT = insert(_slots).returning(_S.id)
 _earlier = _assignments.alias("earlier")
 
 
-def _earlier_draft(column: str) -> Any:
+def _earlier_draft(column: str, slot: Any = None, user: Any = None) -> Any:
     """A draft left on a lapsed lease of the same slot by the same person, newest first."""
     return (
         select(_earlier.c[column])
         .where(
-            _earlier.c.slot_id == bindparam("p_slot"),
-            _earlier.c.user_id == bindparam("p_user"),
+            _earlier.c.slot_id == (bindparam("p_slot") if slot is None else slot),
+            _earlier.c.user_id == (bindparam("p_user") if user is None else user),
             _earlier.c.draft.is_not(None),
         )
         .order_by(_earlier.c.id.desc())
@@ -192,6 +194,65 @@ def _lease_pg() -> Any:
 
 
 _LEASE_PG = _lease_pg()
+
+
+def _pick_and_lease_pg(gold: bool | None) -> Any:
+    """PostgreSQL: the pick and the lease in one round trip (data-modifying WITH).
+
+    The best open slot is locked as ``_pick_statement`` locks it (skipping slots that others
+    are taking); the assignment, the slot's lease and the touch are written from it. No row
+    when there is no open slot; ``taken`` as in ``_lease_pg``.
+    """
+    picked = _pick_statement(True, gold).cte("picked")
+    user = bindparam("a_user_id", type_=_A.user_id.type)
+    values = _bound(_assignments, "a_", _LEASE_FIELDS)
+    leased = (
+        insert(_assignments)
+        .from_select(
+            [*_LEASE_FIELDS, "draft", "draft_saved_at"],
+            select(
+                *(
+                    picked.c.id if n == "slot_id" else picked.c.item_id if n == "item_id" else v
+                    for n, v in values.items()
+                ),
+                _earlier_draft("draft", picked.c.id, user),
+                _earlier_draft("draft_saved_at", picked.c.id, user),
+            ),
+        )
+        .returning(_A.id, _A.draft, _A.draft_saved_at)
+        .cte("leased")
+    )
+    taken = (
+        update(_slots)
+        .where(_S.id == select(picked.c.id).scalar_subquery(), _IS_OPEN)
+        .values(
+            state=LEASED,
+            leased_by=user,
+            lease_expires_at=values["expires_at"],
+            assignment_id=select(leased.c.id).scalar_subquery(),
+        )
+        .returning(_S.id)
+        .cte("taken")
+    )
+    touched = (
+        insert(_touches).from_select(["item_id", "user_id"], select(picked.c.item_id, user))
+    ).cte("touched")
+    return (
+        select(
+            leased.c.id,
+            leased.c.draft,
+            leased.c.draft_saved_at,
+            picked.c.id.label("slot_id"),
+            picked.c.item_id,
+            picked.c.data,
+            select(func.count()).select_from(taken).scalar_subquery().label("taken"),
+        )
+        .select_from(leased.join(picked, true()))
+        .add_cte(touched)
+    )
+
+
+_PICK_AND_LEASE_PG = {gold: _pick_and_lease_pg(gold) for gold in (None, False)}
 _HELD = select(_A.id).where(
     _A.user_id == bindparam("p_user"),
     _A.project_id == bindparam("p_project"),
@@ -418,6 +479,58 @@ async def _held(s: AsyncSession, user_id: int, project_id: int, now: datetime) -
     return None
 
 
+def _lease_fields(
+    acc: projects.Access, who: Principal, slot_id: int, item_id: int, stage: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "slot_id": slot_id,
+        "project_id": acc.project.id,
+        "item_id": item_id,
+        "user_id": who.id,
+        "stage": stage,
+        "state": "active",
+        "created_at": now,
+        "expires_at": now + timedelta(minutes=acc.project.lease_minutes),
+        "active_seconds": 0,
+    }
+
+
+def _leased(fields: dict[str, Any], row: Any) -> _Leased:
+    return _Leased(
+        id=row.id,
+        **fields,
+        ended_at=None,
+        draft=row.draft,
+        draft_saved_at=row.draft_saved_at,
+        idempotency_key=None,
+        request_hash=None,
+        response_id=None,
+    )
+
+
+async def _pick_and_lease(
+    s: AsyncSession,
+    acc: projects.Access,
+    who: Principal,
+    stage: str,
+    now: datetime,
+    gold: bool | None,
+) -> tuple[_Leased, dict[str, Any]] | None:
+    """PostgreSQL: ``_pick_slot`` and ``_lease`` in one statement; ``(lease, item data)``."""
+    # The slot and item are the statement's to pick; their places hold placeholders.
+    fields = _lease_fields(acc, who, 0, 0, stage, now)
+    params = {f"a_{k}": v for k, v in fields.items() if k not in ("slot_id", "item_id")}
+    params.update(_pick_params(acc.project.id, stage, who.id))
+    conn = await core_connection(s)
+    row = (await conn.execute(_PICK_AND_LEASE_PG[gold], params)).first()
+    if row is None:
+        return None
+    if row.taken != 1:
+        raise Conflict("the slot was taken; try again")
+    fields.update(slot_id=row.slot_id, item_id=row.item_id)
+    return _leased(fields, row), row.data
+
+
 async def _lease(
     s: AsyncSession,
     acc: projects.Access,
@@ -427,18 +540,8 @@ async def _lease(
     stage: str,
     now: datetime,
 ) -> _Leased:
-    expires = now + timedelta(minutes=acc.project.lease_minutes)
-    fields: dict[str, Any] = {
-        "slot_id": slot_id,
-        "project_id": acc.project.id,
-        "item_id": item_id,
-        "user_id": who.id,
-        "stage": stage,
-        "state": "active",
-        "created_at": now,
-        "expires_at": expires,
-        "active_seconds": 0,
-    }
+    fields = _lease_fields(acc, who, slot_id, item_id, stage, now)
+    expires = fields["expires_at"]
     conn = await core_connection(s)
     # A draft left on a lapsed lease of the same slot comes back with it (inside the INSERT).
     keys = {"p_slot": slot_id, "p_user": who.id}
@@ -463,16 +566,7 @@ async def _lease(
         if taken.rowcount != 1:
             raise Conflict("the slot was taken; try again")
         await conn.execute(_INSERT_TOUCH, {"item_id": item_id, "user_id": who.id})
-    return _Leased(
-        id=row.id,
-        **fields,
-        ended_at=None,
-        draft=row.draft,
-        draft_saved_at=row.draft_saved_at,
-        idempotency_key=None,
-        request_hash=None,
-        response_id=None,
-    )
+    return _leased(fields, row)
 
 
 @dataclass
@@ -632,6 +726,11 @@ async def _take(
                 gold = False
                 if random.random() < gold_rate:
                     picked = await _pick_gold(s, acc.project.id, who.id, pg)
+            if picked is None and pg:
+                got = await _pick_and_lease(s, acc, who, stage, now, gold)
+                if got is not None:
+                    return got[0], acc, None, got[1]
+                continue
             if picked is None:
                 picked = await _pick_slot(s, acc.project.id, stage, who.id, pg, gold)
             if picked is not None:
@@ -750,10 +849,27 @@ async def submit_out(
     body: SubmitIn,
     key: str | None,
     now: datetime,
+    read: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """``submit`` as the API shows it: ``(response_out, created)``."""
-    response, created = await _submit(s, who, assignment_id, body, key, now)
+    """``submit`` as the API shows it: ``(response_out, created)``.
+
+    ``read`` is what ``submitter`` read of the assignment, if it was called.
+    """
+    response, created = await _submit(s, who, assignment_id, body, key, now, read)
     return response_out(response), created
+
+
+_SUBMITTER = accounts.principal_along(_FOR_SUBMIT)
+
+
+async def submitter(
+    s: AsyncSession, token: str, assignment_id: str, now: datetime
+) -> tuple[Principal | None, Mapping[str, Any] | None]:
+    """The token's person and what their submission reads of the assignment, in one round
+    trip: ``submit_out(..., read=)`` then does not read it again."""
+    return await accounts.principal_for_token_along(
+        s, token, now, _SUBMITTER, {"p_id": parse_id(assignment_id, "assignment")}
+    )
 
 
 async def _submit(
@@ -763,33 +879,40 @@ async def _submit(
     body: SubmitIn,
     key: str | None,
     now: datetime,
+    read: Mapping[str, Any] | None = None,
 ) -> tuple[Response | _Recorded, bool]:
-    """Record a submission; ``(response, False)`` when it repeats an earlier one by key."""
-    row = (
-        await (await core_connection(s)).execute(
-            _FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")}
-        )
-    ).first()
-    if row is None or row.user_id != who.id:
+    """Record a submission; ``(response, False)`` when it repeats an earlier one by key.
+
+    ``read`` is the row of ``_FOR_SUBMIT`` when the caller read it already (``submitter``).
+    """
+    if read is None:
+        found = (
+            await (await core_connection(s)).execute(
+                _FOR_SUBMIT, {"p_id": parse_id(assignment_id, "assignment")}
+            )
+        ).first()
+        read = None if found is None else found._mapping
+    if read is None or read["user_id"] != who.id:
         raise NotFound("assignment not found")
     digest = _body_hash(body)
+    project_id = read["project_id"]
     a = _Submitting(
-        **{name: row._mapping[name] for name in _ASSIGNMENT_FIELDS},
+        **{name: read[name] for name in _ASSIGNMENT_FIELDS},
         template=projects.template_for(
-            row.project_id, row.project_updated_at, row.project_template
+            project_id, read["project_updated_at"], read["project_template"]
         ),
-        workflow=row.project_workflow or {},
+        workflow=read["project_workflow"] or {},
         rules=quality.ProjectRules(
-            row.project_id, row.project_quality or {}, row.project_requirements or {}
+            project_id, read["project_quality"] or {}, read["project_requirements"] or {}
         ),
-        guidelines_version=row.project_guidelines_version,
-        item_data=row.item_data,
-        item_priority=row.item_priority,
-        item_gold=row.item_gold,
-        priced=bool(row.project_priced),
+        guidelines_version=read["project_guidelines_version"],
+        item_data=read["item_data"],
+        item_priority=read["item_priority"],
+        item_gold=read["item_gold"],
+        priced=bool(read["project_priced"]),
         ending={"ended_at": now, "idempotency_key": key, "request_hash": digest},
     )
-    _refresh_loaded(s, row)
+    _refresh_loaded(s, read)
     if a.response_id is not None:
         if key is not None and key == a.idempotency_key:
             if digest != a.request_hash:
