@@ -442,7 +442,12 @@ def report(
             print(f"errors {sc.tag}: {sc.errors}")
     print()
     label = "EXPLAIN QUERY PLAN" if engine == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS)"
-    print(f"slot-picking query (inlier.workflow.service._pick_slot), {engine}:")
+    where = (
+        "_pick_slot"
+        if engine == "sqlite"
+        else "_pick_statement, which next runs as the first part of _pick_and_lease_pg"
+    )
+    print(f"slot-picking query (inlier.workflow.service.{where}), {engine}:")
     print("  " + plans[0][1].replace("\n", "\n  "))
     for tag, _, plan, timing in plans:
         print(f"\n{label} — {tag}: {timing}")
