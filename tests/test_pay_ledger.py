@@ -4,6 +4,7 @@ periods; a late verdict is an adjustment in the open period, with its reason."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -275,8 +276,6 @@ def _as_dt(value: Any) -> Any:
     "engine_name", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def test_the_ledger_migration_keeps_every_closed_statement(engine_name: str, tmp_path: Any) -> None:
-    import asyncio
-
     import asyncpg
 
     from conftest import PG_URL
@@ -310,8 +309,6 @@ def test_the_ledger_migration_keeps_every_closed_statement(engine_name: str, tmp
 
 
 def _migrate_a_stamped_ledger(url: str) -> None:
-    import asyncio
-
     from inlier.db.migrate import downgrade, upgrade
 
     upgrade(url, "0010_pay_costs")
@@ -330,7 +327,7 @@ def _migrate_a_stamped_ledger(url: str) -> None:
 
 
 @pytest.mark.parametrize("engine_name", [pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def test_the_queue_does_not_wait_for_a_pay_run_and_the_sweep_catches_up(
+async def test_the_queue_and_the_ledger_pages_do_not_wait_for_a_pay_run(
     pay: Pay, app: Any, engine_name: str
 ) -> None:
     from inlier.pay.models import PaySettings
@@ -342,6 +339,15 @@ async def test_the_queue_does_not_wait_for_a_pay_run_and_the_sweep_catches_up(
         await held.execute(select(PaySettings).where(PaySettings.id == 1).with_for_update())
         made = await pay.attempt(worker)  # recorded at once, without its line
         assert f"work:{made['id']}" not in await _stored(app)
+        # Nor do the pages that read the ledger: they show it as it stands.
+        for who, path in (
+            (worker, "/me/earnings"),
+            (worker, "/me/earnings/summary"),
+            (pay.owner, f"/projects/{pay.pid}/costs"),
+        ):
+            r = await asyncio.wait_for(who.get(path), timeout=20)
+            assert r.status_code == 200, (path, r.text)
+        assert (await worker.get("/me/earnings")).json()["lines"] == []
         await held.rollback()
     e = (await worker.get("/me/earnings")).json()  # the sweep writes it, the same line
     (line,) = e["lines"]

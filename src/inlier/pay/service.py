@@ -191,16 +191,18 @@ async def _hold(s: AsyncSession, *, wait: bool = True) -> tuple[bool, datetime |
     A pay run locks the row (``FOR UPDATE``) and writes the new end of the closed periods on
     it, so a writer that holds it (``FOR KEY SHARE``, which writers do not contend on) either
     writes before the run starts or reads the run's result: a line never lands in a period
-    closed under it. ``wait=False`` (the queue's hooks) does not wait for a run: ``(False,
-    …)`` then, and the sweep writes the line later. SQLite has one writer: nothing to hold.
+    closed under it. ``wait=False`` (the queue's hooks, the pages that read the ledger) does
+    not wait for a run: ``(False, …)`` then, and a later sweep writes the line. SQLite has one
+    writer: nothing to hold.
     """
     q = select(PaySettings.closed_until).where(PaySettings.id == 1)
     if _dialect(s) == "postgresql":
         q = q.with_for_update(key_share=True, skip_locked=not wait)
     row = (await s.execute(q)).first()
     if row is None:
-        if not wait:
-            return False, None
+        if not wait and await s.scalar(select(PaySettings.id).where(PaySettings.id == 1)):
+            return False, None  # there, and skipped: a pay run holds it
+        # No settings yet: made with their defaults.
         await _settings_row(s)
         return await _hold(s, wait=wait)
     return True, row[0]
@@ -397,7 +399,8 @@ async def accrue(
     batches. ``bulk=False`` keeps to ``_apply`` (tests compare the two). A pay ``run``'s sweep
     looks only at responses after the settings' ``swept_through`` and at attempts reviewed
     since (every earlier response was checked by a sweep before it). ``wait=False`` writes
-    nothing while a pay run holds the settings (the queue's hooks: the sweep catches up)."""
+    nothing while a pay run holds the settings (the queue's hooks and the pages that read the
+    ledger: a later sweep catches up)."""
     held, closed = await _hold(s, wait=wait)
     if not held:
         return 0
@@ -1596,7 +1599,7 @@ async def project_costs(
 
     st = await settings(s)
     lo, hi = _range(st, start, end)
-    await accrue(s, now, project_id=project.id)
+    await accrue(s, now, project_id=project.id, wait=False)
     L = EarningsLine
     cond = [L.project_id == project.id, L.status == ACCEPTED]
     if lo is not None:
@@ -1968,9 +1971,15 @@ def parse_period(value: str, st: Settings, now: datetime) -> tuple[datetime, dat
 
 
 async def earnings(s: AsyncSession, who: Principal, period: str, now: datetime) -> dict[str, Any]:
+    """The person's lines of a period, after a catch-up sweep of theirs.
+
+    While a pay run closes a week the sweep is left out (``wait=False``) and the page shows
+    the ledger as it stands, rather than waiting for the run: the run writes what is missing.
+    The same holds for the annual summary and a project's costs.
+    """
     st = await settings(s)
     start, end = parse_period(period, st, now)
-    await accrue(s, now, user_id=who.id)
+    await accrue(s, now, user_id=who.id, wait=False)
     L = EarningsLine
     where = L.period_start == start
     if start <= now < end:
@@ -2068,7 +2077,7 @@ async def annual_summary(
 ) -> dict[str, Any]:
     """Totals a contractor files with: earned by kind and project, and every payout."""
     if now is not None:
-        await accrue(s, now, user_id=who.id)
+        await accrue(s, now, user_id=who.id, wait=False)
     st = await settings(s)
     lo, _ = rules.period_of(datetime(year, 1, 1), st.tz)
     lo = lo if rules.local_day(lo, st.tz).year == year else lo + timedelta(days=7)
