@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -393,6 +394,9 @@ class Api:
         }
         return str(self._ok(self.http.post("/projects", json=body))["id"])
 
+    def set_rate_card(self, project_id: str) -> None:
+        self._ok(self.http.put(f"/projects/{project_id}/rate-card", json=rate_card()))
+
     def add_member(self, project_id: str, user_id: str, role: str = "contributor") -> None:
         self._ok(
             self.http.post(
@@ -410,6 +414,18 @@ class Api:
 
     def stats(self, project_id: str) -> dict[str, Any]:
         return dict(self._ok(self.http.get(f"/projects/{project_id}/stats")))
+
+
+def rate_card() -> dict[str, Any]:
+    """An hourly card for attempts with degree and location multipliers, in force from a week
+    ago: every submission is priced and writes its earnings line."""
+    since = datetime.now(UTC) - timedelta(days=7)
+    return {
+        "effective_from": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "stages": {"attempt": {"hourly": {"amount": 4000, "currency": "USD"}}},
+        "multipliers": {"degree": {"MD": 1.25}, "location_tier": {"1": 1.0}},
+        "max_minutes_per_task": 30,
+    }
 
 
 def make_contributors(api: Api, project_id: str, n: int, tag: str) -> list[tuple[str, str]]:

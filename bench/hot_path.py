@@ -36,6 +36,7 @@ from _common import (
     item_row,
     log,
     make_database,
+    rate_card,
     table,
     temp_dir,
 )
@@ -91,6 +92,10 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 json={"name": "hot path", "template": PAIRWISE_TEMPLATE, "status": "active"},
             )
         )
+        if args.rate_card:
+            await ok(
+                await c.put(f"/projects/{project['id']}/rate-card", headers=h, json=rate_card())
+            )
         user = await ok(
             await c.post(
                 "/users",
@@ -215,6 +220,11 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=30, help="unmeasured cycles first")
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1", help="server URL")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir and database")
+    ap.add_argument(
+        "--rate-card",
+        action="store_true",
+        help="give the project an hourly rate card, so that every submit writes its pay line",
+    )
     ap.add_argument(
         "--profile",
         metavar="FILE",

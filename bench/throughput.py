@@ -322,6 +322,11 @@ def main() -> int:
         help="record the server during the cycles with py-spy into this file (.txt: raw "
         "stacks, summarized at the end; .json: speedscope; else an SVG flame graph)",
     )
+    ap.add_argument(
+        "--rate-card",
+        action="store_true",
+        help="give the project an hourly rate card, so that every submit writes its pay line",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir and database")
     args = ap.parse_args()
     if not (1 <= args.clients <= 256 and 1 <= args.workers <= 32 and 0 < args.seconds <= 3600):
@@ -342,6 +347,8 @@ def main() -> int:
         stack.callback(api.close)
         api.login_admin()
         project_id = api.create_project("bench queue")
+        if args.rate_card:
+            api.set_rate_card(project_id)
         log(f"project {project_id}; creating {args.clients} contributors …")
         people = make_contributors(api, project_id, args.clients, "q")
         tokens = [t for _, t in people]
@@ -382,8 +389,8 @@ def report(
     print(
         f"db={args.db} items={args.items:,} workers={args.workers} clients={args.clients} "
         f"client={args.client} reconnect-every={args.reconnect_every} "
-        f"client-procs={args.client_procs} measured={args.seconds:.0f}s after "
-        f"{args.warmup:.0f}s warm-up"
+        f"client-procs={args.client_procs} rate-card={'yes' if args.rate_card else 'no'} "
+        f"measured={args.seconds:.0f}s after {args.warmup:.0f}s warm-up"
     )
     print()
     rows = []

@@ -30,6 +30,7 @@ from sqlalchemy import (
     ColumnElement,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inlier.accounts.models import User, UserSkill
 from inlier.accounts.service import Principal
 from inlier.audit import service as audit
+from inlier.db.engine import core_connection
 from inlier.experts.models import Assessment, AssessmentAttempt, AssessmentItem
 from inlier.kit.clock import iso
 from inlier.kit.errors import Conflict, NotFound, invalid
@@ -781,7 +783,7 @@ class Work(Protocol):
 def _work(
     r: Work,
     reviewed_at: datetime | None,
-    rc: RateCard | None,
+    rc: RateCard | _Card | None,
     worker: rules.Worker,
     st: Settings,
     closed: datetime | None,
@@ -1010,6 +1012,72 @@ async def _apply(
 # ---- hooks for the queue ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Card:
+    """What pricing reads of a rate card (``_work``), without loading the ORM entity."""
+
+    id: int
+    version: int
+    card: dict[str, Any]
+
+
+def _pricing_statement(pg: bool, with_skills: bool) -> Any:
+    """What a submission's amount depends on, in one query, holding the settings row: the
+    card in force when the work was submitted, the person's profile and level in the
+    project's required skills (``p_skills``), the settings."""
+    card_id = (
+        select(RateCard.id)
+        .where(
+            RateCard.project_id == bindparam("p_project"),
+            RateCard.effective_from <= bindparam("p_at", type_=RateCard.effective_from.type),
+        )
+        .order_by(RateCard.effective_from.desc(), RateCard.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    level: Any = literal(None)
+    if with_skills:
+        level = (
+            select(func.max(UserSkill.level))
+            .where(
+                UserSkill.user_id == bindparam("p_user"),
+                UserSkill.skill.in_(bindparam("p_skills", expanding=True)),
+            )
+            .scalar_subquery()
+        )
+    P = PaySettings
+    q = (
+        select(
+            P.currency,
+            P.auto_accept_days,
+            P.default_location_tier,
+            P.timezone,
+            P.location_tiers,
+            P.closed_until,
+            RateCard.id.label("card_id"),
+            RateCard.version.label("card_version"),
+            RateCard.card.label("card"),
+            User.profile,
+            level.label("level"),
+        )
+        .select_from(P)
+        .join(RateCard, RateCard.id == card_id)
+        .join(User, User.id == bindparam("p_user"))
+        .where(P.id == 1)
+    )
+    if pg:
+        q = q.with_for_update(key_share=True, skip_locked=True, of=P)
+    return q
+
+
+# Every submission to a paying project runs one: built once.
+_PRICING = {(pg, sk): _pricing_statement(pg, sk) for pg in (False, True) for sk in (False, True)}
+_INSERT_LINE = {
+    True: pg_insert(EarningsLine).on_conflict_do_nothing(index_elements=["source_key"]),
+    False: sqlite_insert(EarningsLine).on_conflict_do_nothing(index_elements=["source_key"]),
+}
+
+
 async def on_attempt_submitted(
     s: AsyncSession, response: Work, now: datetime, *, skills: Iterable[str] | None = None
 ) -> None:
@@ -1027,44 +1095,16 @@ async def on_attempt_submitted(
         req = await s.scalar(select(Project.requirements).where(Project.id == response.project_id))
         skills = ((req or {}).get("skills") or {}).keys()
     wanted = sorted(skills)
-    card_id = (
-        select(RateCard.id)
-        .where(
-            RateCard.project_id == response.project_id,
-            RateCard.effective_from <= response.created_at,
-        )
-        .order_by(RateCard.effective_from.desc(), RateCard.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    level: Any = literal(None)
+    pg = _dialect(s) == "postgresql"
+    params: dict[str, Any] = {
+        "p_project": response.project_id,
+        "p_at": response.created_at,
+        "p_user": response.user_id,
+    }
     if wanted:
-        level = (
-            select(func.max(UserSkill.level))
-            .where(UserSkill.user_id == response.user_id, UserSkill.skill.in_(wanted))
-            .scalar_subquery()
-        )
-    P = PaySettings
-    q = (
-        select(
-            P.currency,
-            P.auto_accept_days,
-            P.default_location_tier,
-            P.timezone,
-            P.location_tiers,
-            P.closed_until,
-            RateCard,
-            User.profile,
-            level.label("level"),
-        )
-        .select_from(P)
-        .join(RateCard, RateCard.id == card_id)
-        .join(User, User.id == response.user_id)
-        .where(P.id == 1)
-    )
-    if _dialect(s) == "postgresql":
-        q = q.with_for_update(key_share=True, skip_locked=True, of=P)
-    row = (await s.execute(q)).first()
+        params["p_skills"] = wanted
+    conn = await core_connection(s)
+    row = (await conn.execute(_PRICING[pg, bool(wanted)], params)).first()
     if row is None:
         return
     st = Settings(
@@ -1081,10 +1121,9 @@ async def on_attempt_submitted(
         location_tier=st.tier_of(profile.get("country")),
         skill_level=row.level,
     )
-    _, fields, state = _work(response, None, row.RateCard, worker, st, row.closed_until, now)
-    await _insert_ignore(
-        s, EarningsLine, [_new_work_line(response, fields, state, st, now)], "source_key"
-    )
+    card = _Card(row.card_id, row.card_version, row.card)
+    _, fields, state = _work(response, None, card, worker, st, row.closed_until, now)
+    await conn.execute(_INSERT_LINE[pg], _new_work_line(response, fields, state, st, now))
 
 
 def priced(project_id: Any) -> ColumnElement[bool]:
