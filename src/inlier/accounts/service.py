@@ -217,7 +217,7 @@ def _principal(row: Any, now: datetime) -> Principal | None:
     return Principal(row.id, row.email, row.name, tuple(row.roles), row.status, row.profile)
 
 
-ALONG = "along_"
+_ALONG = "along_"
 
 
 def principal_along(along: Select[Any]) -> Select[Any]:
@@ -228,7 +228,7 @@ def principal_along(along: Select[Any]) -> Select[Any]:
     UPDATE``) stays its own: the person's row is not locked.
     """
     sub = along.subquery("along")
-    return _PRINCIPAL_BY_TOKEN.add_columns(*(c.label(ALONG + c.key) for c in sub.c)).outerjoin(
+    return _PRINCIPAL_BY_TOKEN.add_columns(*(c.label(_ALONG + c.key) for c in sub.c)).outerjoin(
         sub, true()
     )
 
@@ -242,7 +242,7 @@ async def principal_for_token_along(
     row = (await conn.execute(statement, {**params, "digest": token_digest(raw)})).first()
     if row is None:
         return None, None
-    along = {k[len(ALONG) :]: v for k, v in row._mapping.items() if k.startswith(ALONG)}
+    along = {k[len(_ALONG) :]: v for k, v in row._mapping.items() if k.startswith(_ALONG)}
     return _principal(row, now), None if along["id"] is None else along
 
 

@@ -367,11 +367,16 @@ class _Cards:
 # ---- the ledger's sweep ----------------------------------------------------------------------
 
 
+def _ignoring(model: Any, key: str, pg: bool) -> Any:
+    """An ``INSERT`` that leaves out rows whose ``key`` is taken."""
+    ins = pg_insert(model) if pg else sqlite_insert(model)
+    return ins.on_conflict_do_nothing(index_elements=[key])
+
+
 async def _insert_ignore(s: AsyncSession, model: Any, rows: list[dict[str, Any]], key: str) -> None:
     if not rows:
         return
-    ins = pg_insert(model) if _dialect(s) == "postgresql" else sqlite_insert(model)
-    await s.execute(ins.on_conflict_do_nothing(index_elements=[key]), rows)
+    await s.execute(_ignoring(model, key, _dialect(s) == "postgresql"), rows)
 
 
 def _period(at: datetime, st: Settings, closed: datetime | None) -> datetime:
@@ -1072,10 +1077,7 @@ def _pricing_statement(pg: bool, with_skills: bool) -> Any:
 
 # Every submission to a paying project runs one: built once.
 _PRICING = {(pg, sk): _pricing_statement(pg, sk) for pg in (False, True) for sk in (False, True)}
-_INSERT_LINE = {
-    True: pg_insert(EarningsLine).on_conflict_do_nothing(index_elements=["source_key"]),
-    False: sqlite_insert(EarningsLine).on_conflict_do_nothing(index_elements=["source_key"]),
-}
+_INSERT_LINE = {pg: _ignoring(EarningsLine, "source_key", pg) for pg in (False, True)}
 
 
 async def on_attempt_submitted(
